@@ -1,0 +1,27 @@
+# Saliency for videos: DeepGaze MR (video) or DeepGaze IIE / III (per frame).
+#
+#   video ─ probe_video ─┐
+#   download_weights ────┼─ predict_chunk (one GPU job per chunk) ─ assemble_zarr
+#                        │        ─ render_videos (heatmap.mp4, overlay.mp4)
+#                        │        ─ export_frames (optional PNG / .npy per frame)
+#
+# Thin rules: each calls one step of `python -m salience` (workflow_scripts/salience).
+
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/weights.smk"
+include: "rules/predict.smk"
+include: "rules/render.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

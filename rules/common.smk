@@ -1,0 +1,97 @@
+# Configuration, the video table and the chunk plan, known when the DAG is
+# built so that `snakemake -n` lists every chunk job.
+
+import json
+import re
+import os
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+# The `salience` package lives beside the rules; make it importable here and
+# in every job (jobs inherit the environment).
+_SCRIPTS = str(Path(workflow.basedir) / "workflow_scripts")
+sys.path.insert(0, _SCRIPTS)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SCRIPTS, os.environ.get("PYTHONPATH")) if p)
+
+from salience.errors import SalienceError  # noqa: E402
+from salience import plan  # noqa: E402
+from salience.models import TEMPORAL_WINDOW  # noqa: E402
+from salience.video import probe  # noqa: E402
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+def _plan_videos():
+    """Video id → (path, header probe, chunk list). Bad input stops here."""
+    try:
+        videos = plan.find_videos(config["videos"])
+        table = {}
+        for vid, path in videos.items():
+            info = probe(path)  # container header; probe_video verifies by decoding
+            chunks = plan.plan_chunks(info.frame_count, config["chunk_frames"],
+                                      TEMPORAL_WINDOW[config["model"]])
+            table[vid] = (path, info, chunks)
+        return table
+    except SalienceError as error:
+        raise WorkflowError(str(error)) from None
+
+
+VIDEOS = _plan_videos()
+
+
+wildcard_constraints:
+    video="|".join(re.escape(v) for v in VIDEOS) if VIDEOS else "^$",
+    chunk=r"\d{7}-\d{7}",
+
+
+def video_path(wildcards):
+    return str(VIDEOS[wildcards.video][0])
+
+
+def video_info(wildcards):
+    return VIDEOS[wildcards.video][1]
+
+
+def chunk_of(wildcards):
+    start, stop = plan.parse_chunk_name(wildcards.chunk)
+    for chunk in VIDEOS[wildcards.video][2]:
+        if (chunk.start, chunk.stop) == (start, stop):
+            return chunk
+    raise WorkflowError(f"{wildcards.video}: no chunk {wildcards.chunk} in the plan")
+
+
+def chunk_outputs(wildcards):
+    return [
+        f"results/{wildcards.video}/chunks/{chunk.name}.zarr"
+        for chunk in VIDEOS[wildcards.video][2]
+    ]
+
+
+def weights_record():
+    return f"results/weights/{config['model']}.json"
+
+
+def final_outputs():
+    outputs = []
+    for vid in VIDEOS:
+        outputs += [
+            f"results/{vid}/saliency.zarr",
+            f"results/{vid}/heatmap.mp4",
+            f"results/{vid}/overlay.mp4",
+        ]
+        if config["export"]["png"]:
+            outputs.append(f"results/{vid}/heatmap_png")
+        if config["export"]["npy"]:
+            outputs.append(f"results/{vid}/log_density_npy")
+    return outputs
+
+
+# The config values that shape the predicted maps: changing any of them
+# reruns prediction (they are params of predict_chunk); others do not.
+RESULT_CONFIG = {
+    key: config[key]
+    for key in ("model", "weights", "center_bias", "head", "precision", "chunk_frames")
+}

@@ -1,0 +1,69 @@
+# Probe, predict in chunks (the GPU work), assemble one zarr store per video.
+
+
+rule probe_video:
+    input:
+        video_path,
+    output:
+        "results/{video}/probe.json",
+    params:
+        expected_frames=lambda wc: video_info(wc).frame_count,
+    log:
+        "logs/{video}/probe_video.log",
+    shell:
+        "python -m salience probe {input:q} --expect-frames {params.expected_frames} "
+        "--output {output:q} > {log:q} 2>&1"
+
+
+rule predict_chunk:
+    input:
+        video=video_path,
+        probe="results/{video}/probe.json",
+        weights=weights_record(),
+    output:
+        directory("results/{video}/chunks/{chunk}.zarr"),
+    params:
+        start=lambda wc: chunk_of(wc).start,
+        stop=lambda wc: chunk_of(wc).stop,
+        model=RESULT_CONFIG["model"],
+        weights=RESULT_CONFIG["weights"],
+        center_bias=RESULT_CONFIG["center_bias"],
+        head=RESULT_CONFIG["head"],
+        precision=RESULT_CONFIG["precision"],
+    threads: config["threads"]
+    resources:
+        gpu=1,
+        cpus_per_task=config["threads"],
+        mem_mb=lambda wc: plan.chunk_mem_mb(video_info(wc).width, video_info(wc).height, config["batch_size"]),
+        runtime=lambda wc: plan.chunk_runtime_minutes(
+            chunk_of(wc), video_info(wc).width, video_info(wc).height, config["model"]
+        ),
+        # Not params: they never change a result, so changing them reruns nothing.
+        batch_size=config["batch_size"],
+        device=config["device"],
+    log:
+        "logs/{video}/predict_chunk/{chunk}.log",
+    shell:
+        "python -m salience predict {input.video:q} --output {output:q} "
+        "--start {params.start} --stop {params.stop} --model {params.model} "
+        "--weights {params.weights:q} --center-bias {params.center_bias:q} "
+        "--head {params.head} --precision {params.precision} "
+        "--batch-size {resources.batch_size} --device {resources.device} "
+        "--threads {threads} --offline > {log:q} 2>&1"
+
+
+rule assemble_zarr:
+    input:
+        chunks=chunk_outputs,
+        probe="results/{video}/probe.json",
+        weights=weights_record(),
+    output:
+        directory("results/{video}/saliency.zarr"),
+    params:
+        attrs=json.dumps(RESULT_CONFIG, sort_keys=True),
+    log:
+        "logs/{video}/assemble_zarr.log",
+    shell:
+        "python -m salience assemble {input.chunks:q} --probe {input.probe:q} "
+        "--weights-record {input.weights:q} --attrs {params.attrs:q} "
+        "--output {output:q} > {log:q} 2>&1"

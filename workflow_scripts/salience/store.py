@@ -1,0 +1,163 @@
+"""Zarr stores of per-frame log-densities.
+
+Layout (zarr format 3): a group holding the array ``log_density`` of shape
+(T, H, W), float32, one chunk per frame (a frame is the unit every reader and
+writer touches; per-frame chunks also let parallel writers own whole chunks).
+Group attributes describe the video and everything that shaped the result.
+
+Stores are written into a temporary directory beside the target and renamed
+into place when complete, so a killed job never leaves a store that looks
+finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from .errors import SalienceError
+
+ARRAY = "log_density"
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``target`` on success.
+
+    An existing ``target`` is replaced only after the new one is complete.
+    On an exception the temporary directory is removed.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
+    try:
+        yield scratch
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(scratch, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(scratch, target)
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def create(path: str | Path, frame_count: int, height: int, width: int, attrs: dict) -> zarr.Array:
+    """A new store at ``path`` (a directory that does not exist yet)."""
+    group = zarr.open_group(str(path), mode="w-", zarr_format=3)
+    group.attrs.update(attrs)
+    return group.create_array(
+        ARRAY, shape=(frame_count, height, width), chunks=(1, height, width),
+        dtype="float32", fill_value=np.nan,
+    )
+
+
+def write_frames(
+    path: str | Path,
+    frames: Iterable[tuple[int, np.ndarray]],
+    *,
+    first: int,
+    count: int,
+    height: int,
+    width: int,
+    attrs: dict,
+    on_frame=None,
+) -> None:
+    """Write ``count`` frames (indices ``first``..) into a new store, atomically.
+
+    ``frames`` yields ``(index, log_density)`` in order; the store's frame 0 is
+    video frame ``first`` (recorded as attribute ``first_frame``). A missing or
+    out-of-order frame is an error: no store appears.
+    """
+    with atomic_directory(path) as scratch:
+        array = create(scratch, count, height, width, {**attrs, "first_frame": first})
+        expected = first
+        for index, log_density in frames:
+            if index != expected:
+                raise SalienceError(f"{path}: got frame {index} where frame {expected} was due")
+            array[index - first] = log_density
+            expected += 1
+            if on_frame is not None:
+                on_frame()
+        if expected != first + count:
+            raise SalienceError(
+                f"{path}: the video ended after frame {expected - 1}, before frame "
+                f"{first + count - 1}; its frame count is wrong or the file is truncated"
+            )
+
+
+def open_array(path: str | Path) -> zarr.Array:
+    """The ``log_density`` array of an existing store (read only)."""
+    try:
+        return zarr.open_group(str(path), mode="r")[ARRAY]
+    except (FileNotFoundError, KeyError) as error:
+        raise SalienceError(f"{path} is not a saliency store (no '{ARRAY}' array): {error}") from error
+
+
+def assemble(
+    chunk_paths: Iterable[str | Path],
+    output: str | Path,
+    *,
+    frame_count: int,
+    attrs: dict,
+    allow_nan_before: int = 0,
+) -> None:
+    """Concatenate chunk stores into one store of ``frame_count`` frames.
+
+    Chunks must tile ``[0, frame_count)`` exactly (each holds only its own
+    frames; the warm-up overlap is never written). Every frame is checked:
+    finite and normalized (``logsumexp == 0``), except NaN frames before
+    ``allow_nan_before`` (the "skip" head policy).
+    """
+    chunks = sorted(((_first(Path(p)), open_array(p), Path(p)) for p in chunk_paths),
+                    key=lambda item: item[0])
+    if not chunks:
+        raise SalienceError(f"{output}: no chunks to assemble")
+    _, height, width = chunks[0][1].shape
+    with atomic_directory(output) as scratch:
+        target = create(scratch, frame_count, height, width, attrs)
+        expected = 0
+        for first, array, path in chunks:
+            if first != expected:
+                raise SalienceError(
+                    f"{path}: chunk starts at frame {first} but frame {expected} is due; "
+                    "chunks must cover the video without gaps or overlaps"
+                )
+            if array.shape[1:] != (height, width):
+                raise SalienceError(f"{path}: frame size {array.shape[1:]} differs from {(height, width)}")
+            for offset in range(array.shape[0]):
+                frame = array[offset]
+                index = first + offset
+                check_frame(frame, index, path, allow_nan=index < allow_nan_before)
+                target[index] = frame
+            expected = first + array.shape[0]
+        if expected != frame_count:
+            raise SalienceError(f"{output}: chunks cover {expected} frames, the video has {frame_count}")
+
+
+def _first(path: Path) -> int:
+    try:
+        return int(zarr.open_group(str(path), mode="r").attrs["first_frame"])
+    except (FileNotFoundError, KeyError) as error:
+        raise SalienceError(f"{path} is not a chunk store (no 'first_frame' attribute)") from error
+
+
+def check_frame(frame: np.ndarray, index: int, source, *, allow_nan: bool = False) -> None:
+    """A log-density frame must be finite and normalized."""
+    if allow_nan and np.isnan(frame).all():
+        return
+    if not np.isfinite(frame).all():
+        raise SalienceError(f"{source}: frame {index} has non-finite values")
+    peak = float(frame.max())
+    total = peak + float(np.log(np.exp(frame.astype(np.float64) - peak).sum()))
+    if abs(total) > 1e-3:
+        raise SalienceError(f"{source}: frame {index} is not a normalized log-density (logsumexp {total:.4g})")
