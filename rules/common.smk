@@ -3,7 +3,6 @@
 
 import json
 import re
-import os
 import sys
 from pathlib import Path
 
@@ -12,10 +11,10 @@ from snakemake.utils import validate
 
 # The `salience` package lives beside the rules; make it importable here and
 # in every job (jobs inherit the environment).
-_SCRIPTS = str(Path(workflow.basedir) / "workflow_scripts")
-sys.path.insert(0, _SCRIPTS)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SCRIPTS, os.environ.get("PYTHONPATH")) if p)
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
+import salience  # noqa: E402
 
+salience.export_to_subprocesses()
 from salience.errors import SalienceError  # noqa: E402
 from salience import plan  # noqa: E402
 from salience.models import TEMPORAL_WINDOW  # noqa: E402

@@ -8,6 +8,8 @@ rule probe_video:
         "results/{video}/probe.json",
     params:
         expected_frames=lambda wc: video_info(wc).frame_count,
+    conda:
+        "../envs/salience.yaml"
     log:
         "logs/{video}/probe_video.log",
     shell:
@@ -41,6 +43,8 @@ rule predict_chunk:
         # Not params: they never change a result, so changing them reruns nothing.
         batch_size=config["batch_size"],
         device=config["device"],
+    conda:
+        "../envs/salience.yaml"
     log:
         "logs/{video}/predict_chunk/{chunk}.log",
     shell:
@@ -61,6 +65,8 @@ rule assemble_zarr:
         directory("results/{video}/saliency.zarr"),
     params:
         attrs=json.dumps(RESULT_CONFIG, sort_keys=True),
+    conda:
+        "../envs/salience.yaml"
     log:
         "logs/{video}/assemble_zarr.log",
     shell:

@@ -14,6 +14,8 @@ rule render_videos:
         opacity=config["render"]["opacity"],
         crf=config["render"]["crf"],
         audio="" if config["render"]["audio"] else "--no-audio",
+    conda:
+        "../envs/salience.yaml"
     log:
         "logs/{video}/render_videos.log",
     shell:
@@ -31,6 +33,8 @@ rule export_png:
     params:
         colormap=config["render"]["colormap"],
         normalization=config["render"]["normalization"],
+    conda:
+        "../envs/salience.yaml"
     log:
         "logs/{video}/export_png.log",
     shell:
@@ -43,6 +47,8 @@ rule export_npy:
         "results/{video}/saliency.zarr",
     output:
         directory("results/{video}/log_density_npy"),
+    conda:
+        "../envs/salience.yaml"
     log:
         "logs/{video}/export_npy.log",
     shell:

@@ -11,6 +11,8 @@ rule download_weights:
         "results/weights/{model}.json",
     params:
         weights=config["weights"],
+    conda:
+        "../envs/salience.yaml"
     log:
         "logs/download_weights/{model}.log",
     shell:

@@ -11,3 +11,19 @@ Modules, one per step of the workflow:
 """
 
 __version__ = "0.1.0"
+
+
+def export_to_subprocesses() -> None:
+    """Put this package on ``PYTHONPATH`` so that jobs started from here import it.
+
+    Used by the Snakefile: the rules call ``python -m salience`` without the
+    package being installed. An existing ``PYTHONPATH`` (module systems set
+    one) is kept behind it.
+    """
+    import os
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent.parent)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if here not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([here, *paths])

@@ -12,43 +12,16 @@ finished.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import zarr
 
+from .atomic import StagedDir
 from .errors import SalienceError
 
 ARRAY = "log_density"
-
-
-@contextlib.contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory that becomes ``target`` on success.
-
-    An existing ``target`` is replaced only after the new one is complete.
-    On an exception the temporary directory is removed.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
-    try:
-        yield scratch
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(scratch, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(scratch, target)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def create(path: str | Path, frame_count: int, height: int, width: int, attrs: dict) -> zarr.Array:
@@ -78,8 +51,8 @@ def write_frames(
     video frame ``first`` (recorded as attribute ``first_frame``). A missing or
     out-of-order frame is an error: no store appears.
     """
-    with atomic_directory(path) as scratch:
-        array = create(scratch, count, height, width, {**attrs, "first_frame": first})
+    with StagedDir(path) as staged:
+        array = create(staged.temp, count, height, width, {**attrs, "first_frame": first})
         expected = first
         for index, log_density in frames:
             if index != expected:
@@ -123,8 +96,8 @@ def assemble(
     if not chunks:
         raise SalienceError(f"{output}: no chunks to assemble")
     _, height, width = chunks[0][1].shape
-    with atomic_directory(output) as scratch:
-        target = create(scratch, frame_count, height, width, attrs)
+    with StagedDir(output) as staged:
+        target = create(staged.temp, frame_count, height, width, attrs)
         expected = 0
         for first, array, path in chunks:
             if first != expected:

@@ -1,0 +1,96 @@
+"""Chunked prediction equals one sequential run, on real encoded videos."""
+
+import numpy as np
+import pytest
+import torch
+from videos import make_video
+
+from salience import store
+from salience.errors import SalienceError
+from salience.models import build_model
+from salience.plan import plan_chunks
+from salience.predict import iter_log_density, predict_range
+from salience.video import read_frames
+
+FRAMES = 40
+SIZE = "48x32"  # the smallest VGG19 input with a 2 x 3 feature map: fast
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(1)
+    return build_model("deepgaze_mr")
+
+
+@pytest.fixture(scope="module", params=["mp4", "ts"])
+def video(request, tmp_path_factory):
+    # .ts: OpenCV's seeking is not exact there, so reading must not trust it
+    return make_video(tmp_path_factory.mktemp("v") / f"clip.{request.param}", frames=FRAMES, size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def sequential(model, video):
+    results = list(iter_log_density(model, read_frames(video), batch_size=4, device="cpu"))
+    assert [i for i, _ in results] == list(range(FRAMES))
+    return np.stack([m for _, m in results])
+
+
+@pytest.mark.parametrize("chunk_frames", [3, 7, 16])
+def test_chunked_equals_sequential(model, video, sequential, chunk_frames):
+    if video.suffix == ".ts" and chunk_frames != 7:
+        pytest.skip("one chunk size suffices for the decode-forward path")
+    pieces = []
+    for chunk in plan_chunks(FRAMES, chunk_frames):
+        got = list(predict_range(model, video, chunk.start, chunk.stop, batch_size=3, device="cpu"))
+        assert [i for i, _ in got] == list(range(chunk.start, chunk.stop))
+        pieces += [m for _, m in got]
+    chunked = np.stack(pieces)
+    assert chunked.shape == sequential.shape
+    np.testing.assert_allclose(chunked, sequential, atol=1e-5, rtol=0)
+
+
+def test_plan_tiles_the_video_and_warms_up():
+    chunks = plan_chunks(100, 30)
+    assert [(c.start, c.stop, c.warm_up) for c in chunks] == [
+        (0, 30, 0), (30, 60, 15), (60, 90, 15), (90, 100, 15)]
+    assert [(c.start, c.warm_up) for c in plan_chunks(20, 7)] == [(0, 0), (7, 7), (14, 14)]
+    assert all(c.warm_up == 0 for c in plan_chunks(20, 7, window=1))
+
+
+def test_chunk_stores_assemble_to_the_sequential_result(model, video, sequential, tmp_path):
+    if video.suffix == ".ts":
+        pytest.skip("the container does not matter here")
+    paths = []
+    for chunk in plan_chunks(FRAMES, 15):
+        path = tmp_path / f"{chunk.name}.zarr"
+        store.write_frames(path, predict_range(model, video, chunk.start, chunk.stop, device="cpu"),
+                           first=chunk.start, count=chunk.stop - chunk.start,
+                           height=32, width=48, attrs={"fps": 25.0})
+        paths.append(path)
+    out = tmp_path / "saliency.zarr"
+    store.assemble(reversed(paths), out, frame_count=FRAMES, attrs={"fps": 25.0})
+    array = store.open_array(out)
+    assert array.shape == (FRAMES, 32, 48) and array.chunks == (1, 32, 48)
+    np.testing.assert_allclose(array[:], sequential, atol=1e-5, rtol=0)
+
+    with pytest.raises(SalienceError, match="frame 15 is due"):  # a missing chunk
+        store.assemble([paths[0], paths[2]], tmp_path / "gap.zarr", frame_count=FRAMES, attrs={})
+    assert not (tmp_path / "gap.zarr").exists()
+
+
+def test_a_failed_write_leaves_no_store(tmp_path):
+    def frames():
+        yield 0, np.zeros((4, 4), np.float32)
+        raise RuntimeError("killed")
+
+    target = tmp_path / "chunk.zarr"
+    with pytest.raises(RuntimeError):
+        store.write_frames(target, frames(), first=0, count=2, height=4, width=4, attrs={})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_short_video_is_an_error_not_a_short_store(tmp_path):
+    frames = ((i, np.full((4, 4), -np.log(16), np.float32)) for i in range(3))
+    with pytest.raises(SalienceError, match="truncated"):
+        store.write_frames(tmp_path / "c.zarr", frames, first=0, count=5, height=4, width=4, attrs={})
+    assert not (tmp_path / "c.zarr").exists()
