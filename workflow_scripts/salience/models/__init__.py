@@ -36,6 +36,9 @@ OFFICIAL_FILES_OF = {
 }
 
 
+UNTRAINED_SEED = 0
+
+
 def build_model(name: str, weights: str | Path | None = None, **kwargs):
     """Build model ``name`` with ``weights`` (None, "official" or a path)."""
     try:
@@ -45,4 +48,12 @@ def build_model(name: str, weights: str | Path | None = None, **kwargs):
             f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
         ) from None
     builder = getattr(importlib.import_module(module_name), function_name)
-    return builder(weights=weights, **kwargs)
+    if weights is not None:
+        return builder(weights=weights, **kwargs)
+    # Untrained models are seeded: every job of a run (and every chunk) then
+    # computes with the same random weights, so chunked runs stay comparable.
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(UNTRAINED_SEED)
+        return builder(weights=None, **kwargs)

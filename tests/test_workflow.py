@@ -1,0 +1,248 @@
+"""The real Snakemake workflow, end to end, on tiny generated videos (untrained weights)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+import zarr
+from videos import make_video
+
+from salience.video import ffmpeg_exe
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+FRAMES, SIZE, FPS = 30, "48x32", 25
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, **popen) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
+    result = subprocess.run(command, capture_output=True, text=True, **popen)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def write_config(workdir: Path, **overrides) -> None:
+    config = {"videos": ["clip.mp4"], "weights": "untrained", "chunk_frames": 7, "batch_size": 4,
+              "threads": 1, "export": {"png": True, "npy": True}}
+    config.update(overrides)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def planned_jobs(workdir: Path) -> dict[str, int]:
+    """Rule → number of jobs a dry run would execute (from its job stats table)."""
+    out = snakemake(workdir, "--dry-run", "--quiet", "rules").stdout
+    counts = {}
+    for line in out.splitlines():
+        match = re.fullmatch(r"\s*(\w+)\s+(\d+)\s*", line)
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def log_density(workdir: Path, video: str = "clip") -> np.ndarray:
+    return zarr.open_group(str(workdir / "results" / video / "saliency.zarr"), mode="r")["log_density"][:]
+
+
+def stream_info(path: Path) -> str:
+    """ffmpeg's description of a file's streams."""
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                          capture_output=True, text=True).stderr
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One complete run: 30 frames with audio, chunks of 7 (5 predict jobs)."""
+    workdir = tmp_path_factory.mktemp("run")
+    make_video(workdir / "clip.mp4", frames=FRAMES, size=SIZE, fps=FPS, audio=True)
+    write_config(workdir)
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def test_every_output_is_complete(finished_run):
+    results = finished_run / "results" / "clip"
+    group = zarr.open_group(str(results / "saliency.zarr"), mode="r")
+    array = group["log_density"]
+    assert array.shape == (FRAMES, 32, 48) and array.dtype == np.float32 and array.chunks == (1, 32, 48)
+    attrs = dict(group.attrs)
+    assert attrs["fps"] == FPS and attrs["frame_count"] == FRAMES
+    assert attrs["model"] == "deepgaze_mr" and attrs["head"] == "partial"
+    assert attrs["weights"] == "untrained" and attrs["weights_sha256"] == "untrained"
+    assert attrs["chunk_frames"] == 7 and attrs["precision"] == "fp32"
+    maps = array[:]
+    assert np.isfinite(maps).all()
+    total = np.log(np.exp(maps.astype(np.float64)).sum(axis=(1, 2)))
+    np.testing.assert_allclose(total, 0, atol=1e-4)  # every frame a normalized log-density
+
+    for name in ("heatmap.mp4", "overlay.mp4"):
+        capture = cv2.VideoCapture(str(results / name))
+        count = 0
+        while capture.read()[0]:
+            count += 1
+        assert count == FRAMES, name
+        assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(FPS)
+        assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (48, 32)
+        info = stream_info(results / name)
+        assert "h264" in info and "yuv420p" in info and "Audio: aac" in info, info
+
+    pngs = sorted((results / "heatmap_png").glob("frame_*"))
+    npys = sorted((results / "log_density_npy").glob("frame_*"))
+    assert [p.name for p in pngs] == [f"frame_{i:06d}.png" for i in range(FRAMES)]
+    assert len(npys) == FRAMES
+    np.testing.assert_array_equal(np.load(npys[17]), maps[17])
+    # no temporary leftovers anywhere
+    assert not [p for p in finished_run.rglob("*partial*")]
+
+
+def test_no_audio_in_source_gives_none_in_outputs(tmp_path):
+    make_video(tmp_path / "silent.mp4", frames=8, size=SIZE)
+    write_config(tmp_path, videos=["silent.mp4"], chunk_frames=8, export={})
+    snakemake(tmp_path, "--cores", "2")
+    for name in ("heatmap.mp4", "overlay.mp4"):
+        assert "Audio:" not in stream_info(tmp_path / "results" / "silent" / name)
+
+
+def test_chunk_size_does_not_change_the_result(finished_run, tmp_path):
+    shutil.copy(finished_run / "clip.mp4", tmp_path / "clip.mp4")
+    write_config(tmp_path, chunk_frames=FRAMES, export={})
+    snakemake(tmp_path, "--cores", "2", "results/clip/saliency.zarr")
+    assert len(list((tmp_path / "results" / "clip" / "chunks").glob("*.zarr"))) == 1
+    np.testing.assert_allclose(log_density(tmp_path), log_density(finished_run), atol=1e-5, rtol=0)
+
+
+def test_dry_run_lists_every_chunk_job(tmp_path):
+    make_video(tmp_path / "a.mp4", frames=30, size=SIZE)
+    make_video(tmp_path / "b.mkv", frames=20, size=SIZE)
+    write_config(tmp_path, videos=["*.mp4", "b.mkv"], chunk_frames=7)
+    jobs = planned_jobs(tmp_path)
+    assert jobs["predict_chunk"] == 5 + 3
+    assert jobs["probe_video"] == 2 and jobs["assemble_zarr"] == 2 and jobs["download_weights"] == 1
+
+
+def test_reruns_follow_the_config(finished_run, tmp_path):
+    workdir = tmp_path / "rerun"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    assert planned_jobs(workdir) == {}
+
+    write_config(workdir, render={"opacity": 0.8})
+    jobs = planned_jobs(workdir)
+    assert set(jobs) == {"render_videos", "all"}
+
+    write_config(workdir, batch_size=2, device="cpu")  # no effect on the maps
+    assert planned_jobs(workdir) == {}
+
+    write_config(workdir, head="pad")
+    jobs = planned_jobs(workdir)
+    assert jobs["predict_chunk"] == 5 and jobs["assemble_zarr"] == 1 and jobs["render_videos"] == 1
+
+    write_config(workdir, chunk_frames=10)
+    assert planned_jobs(workdir)["predict_chunk"] == 3
+
+
+def test_killed_run_resumes_and_keeps_finished_chunks(finished_run, tmp_path):
+    shutil.copy(finished_run / "clip.mp4", tmp_path / "clip.mp4")
+    write_config(tmp_path, chunk_frames=5, export={})
+    chunks = tmp_path / "results" / "clip" / "chunks"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            done = list(chunks.glob("*.zarr")) if chunks.exists() else []
+            if len(done) >= 2:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("two chunks did not finish in time")
+        time.sleep(1.0)  # let the next chunk job get under way
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    finished = {p.name: p.stat().st_mtime_ns for p in chunks.glob("*.zarr")}
+    assert 2 <= len(finished) < 6
+    for name in finished:  # whatever looks complete is complete
+        store = zarr.open_group(str(chunks / name), mode="r")["log_density"]
+        assert np.isfinite(store[:]).all(), name
+    assert not (tmp_path / "results" / "clip" / "saliency.zarr").exists()
+
+    snakemake(tmp_path, "--unlock")  # a SIGKILLed snakemake leaves its lock (README: resuming)
+    result = snakemake(tmp_path, "--cores", "2")
+    assert "predict_chunk" in result.stderr + result.stdout
+    kept = {p.name: p.stat().st_mtime_ns for p in chunks.glob("*.zarr") if p.name in finished}
+    assert kept == finished  # finished chunks were not recomputed
+    np.testing.assert_allclose(log_density(tmp_path), log_density(finished_run), atol=1e-5, rtol=0)
+    assert not [p for p in tmp_path.rglob("*partial*")]
+
+
+def expect_early_failure(workdir: Path, *needles: str) -> None:
+    result = snakemake(workdir, "--dry-run", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    for needle in needles:
+        assert needle in output, output
+
+
+def test_missing_video_fails_early(tmp_path):
+    write_config(tmp_path, videos=["nowhere/missing.mp4"])
+    expect_early_failure(tmp_path, "missing.mp4", "does not exist")
+
+
+def test_glob_matching_nothing_fails_early(tmp_path):
+    write_config(tmp_path, videos=["*.mov"])
+    expect_early_failure(tmp_path, "'*.mov'", "matches no file")
+
+
+def test_non_video_file_fails_early(tmp_path):
+    (tmp_path / "notes.mp4").write_text("these are my notes, not a video\n")
+    write_config(tmp_path, videos=["notes.mp4"])
+    expect_early_failure(tmp_path, "notes.mp4")
+
+
+def test_zero_frame_video_fails_early(tmp_path):
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine", "-t", "1",
+                    str(tmp_path / "empty.mp4")], check=True)  # audio, no video frames
+    write_config(tmp_path, videos=["empty.mp4"])
+    expect_early_failure(tmp_path, "empty.mp4", "no video stream")
+
+
+@pytest.mark.parametrize("override, needle", [
+    ({"chunk_frames": 0}, "chunk_frames"),
+    ({"head": "sometimes"}, "sometimes"),
+    ({"model": "deepgaze_iv"}, "deepgaze_iv"),
+    ({"chunk_size": 100}, "chunk_size"),  # a misspelt key is not silently ignored
+])
+def test_schema_violation_fails_early(tmp_path, override, needle):
+    make_video(tmp_path / "clip.mp4", frames=5, size=SIZE)
+    write_config(tmp_path, **override)
+    expect_early_failure(tmp_path, needle)
+
+
+def test_lint_is_clean(finished_run):
+    result = snakemake(finished_run, "--lint")
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_weights_record_and_cli_steps_by_hand(finished_run):
+    record = json.loads((finished_run / "results" / "weights" / "deepgaze_mr.json").read_text())
+    assert record == {"model": "deepgaze_mr", "weights": "untrained", "files": {},
+                      "weights_sha256": "untrained"}
+    probe = json.loads((finished_run / "results" / "clip" / "probe.json").read_text())
+    assert probe["frame_count"] == FRAMES and probe["has_audio"] and probe["frame_count_verified"]
