@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 import zarr
 
+from videos import decode_all, ffmpeg
+
 from salience import render, video
 from salience.errors import ConfigError, VideoError
 
 FRAMES = 20
 SOURCE_SIZE = (96, 64)  # width, height
 
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 def ffmpeg_streams(path) -> str:
@@ -63,17 +62,6 @@ def make_store(path, frames=FRAMES, height=64, width=96, fps=25.0):
     group.attrs["fps"] = fps
     return path, peaks
 
-
-def decode_all(path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
 
 
 def hidden_leftovers(folder) -> list[str]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import random
 import re
-import subprocess
 
-import cv2
 import numpy as np
 import pytest
+
+from videos import decode_all, ffmpeg
 
 from salience import video
 from salience.errors import VideoError
@@ -34,9 +34,6 @@ RECIPES = {
 CONTAINERS = ["h264.mp4", "h264.mkv", "h264.mov", "h264.ts", "mpeg4.avi", "mjpeg.avi", "audio.mp4"]
 
 
-def ffmpeg(*args: str) -> None:
-    subprocess.run([video.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
-
 
 @pytest.fixture(scope="session")
 def videos(tmp_path_factory):
@@ -52,18 +49,6 @@ def videos(tmp_path_factory):
     return paths
 
 
-def sequential(path) -> list[np.ndarray]:
-    """Every frame by plain sequential decoding, RGB: the reference."""
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
-
 
 def truncated_copy(source, target, fraction: float = 0.6):
     data = source.read_bytes()
@@ -77,7 +62,7 @@ def truncated_copy(source, target, fraction: float = 0.6):
 @pytest.mark.parametrize("name", CONTAINERS)
 def test_read_frames_matches_sequential_decoding(videos, name):
     path = videos[name]
-    reference = sequential(path)
+    reference = decode_all(path)
     assert len(reference) == FRAMES
     rng = random.Random(name)
     ranges = [(0, FRAMES), (0, 1), (FRAMES - 1, FRAMES), (7, 7), (13, 14)]

@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 import yaml
 import zarr
-from videos import make_video
+from videos import ffmpeg, make_video, stream_info
 
-from salience.video import ffmpeg_exe
 
 pytestmark = pytest.mark.slow
 
@@ -57,11 +56,6 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
 def log_density(workdir: Path, video: str = "clip") -> np.ndarray:
     return zarr.open_group(str(workdir / "results" / video / "saliency.zarr"), mode="r")["log_density"][:]
 
-
-def stream_info(path: Path) -> str:
-    """ffmpeg's description of a file's streams."""
-    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-                          capture_output=True, text=True).stderr
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +211,7 @@ def test_non_video_file_fails_early(tmp_path):
 
 
 def test_zero_frame_video_fails_early(tmp_path):
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine", "-t", "1",
-                    str(tmp_path / "empty.mp4")], check=True)  # audio, no video frames
+    ffmpeg("-f", "lavfi", "-i", "sine", "-t", "1", str(tmp_path / "empty.mp4"))  # audio, no video
     write_config(tmp_path, videos=["empty.mp4"])
     expect_early_failure(tmp_path, "empty.mp4", "no video stream")
 
