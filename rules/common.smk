@@ -89,8 +89,33 @@ def final_outputs():
 
 
 # The config values that shape the predicted maps: changing any of them
-# reruns prediction (they are params of predict_chunk); others do not.
+# reruns prediction (they are params of predict_chunk); others do not. Keys
+# that do not apply to the chosen model are left out, so that editing them
+# reruns nothing.
+_APPLIES_TO = {
+    "head": {"deepgaze_mr"},
+    "scale": {"deepgaze_iie", "deepgaze_iii"},
+    "fixation_history": {"deepgaze_iii"},
+}
 RESULT_CONFIG = {
     key: config[key]
-    for key in ("model", "weights", "center_bias", "head", "precision", "chunk_frames")
+    for key in ("model", "weights", "center_bias", "head", "precision", "chunk_frames",
+                "scale", "fixation_history")
+    if config["model"] in _APPLIES_TO.get(key, {config["model"]})
 }
+_NOT_APPLICABLE = {"head": "partial", "scale": 1.0, "fixation_history": "center"}
+
+
+def result_config(key):
+    """A result-shaping config value, or its neutral default where it does not apply."""
+    return RESULT_CONFIG.get(key, _NOT_APPLICABLE.get(key))
+
+
+def optional_files(wildcards):
+    """Files named in the config (center bias, gaze CSV): inputs, so edits rerun."""
+    files = {}
+    if config["center_bias"] not in ("default", "uniform"):
+        files["center_bias"] = config["center_bias"]
+    if config["model"] == "deepgaze_iii" and config["fixation_history"] != "center":
+        files["fixation_history"] = config["fixation_history"]
+    return files

@@ -19,6 +19,7 @@ rule probe_video:
 
 rule predict_chunk:
     input:
+        unpack(optional_files),
         video=video_path,
         probe="results/{video}/probe.json",
         weights=weights_record(),
@@ -27,11 +28,13 @@ rule predict_chunk:
     params:
         start=lambda wc: chunk_of(wc).start,
         stop=lambda wc: chunk_of(wc).stop,
-        model=RESULT_CONFIG["model"],
-        weights=RESULT_CONFIG["weights"],
-        center_bias=RESULT_CONFIG["center_bias"],
-        head=RESULT_CONFIG["head"],
-        precision=RESULT_CONFIG["precision"],
+        model=result_config("model"),
+        weights=result_config("weights"),
+        center_bias=result_config("center_bias"),
+        head=result_config("head"),
+        precision=result_config("precision"),
+        scale=result_config("scale"),
+        fixation_history=result_config("fixation_history"),
     threads: config["threads"]
     resources:
         gpu=1,
@@ -52,6 +55,7 @@ rule predict_chunk:
         "--start {params.start} --stop {params.stop} --model {params.model} "
         "--weights {params.weights:q} --center-bias {params.center_bias:q} "
         "--head {params.head} --precision {params.precision} "
+        "--scale {params.scale} --fixation-history {params.fixation_history:q} "
         "--batch-size {resources.batch_size} --device {resources.device} "
         "--threads {threads} --offline > {log:q} 2>&1"
 

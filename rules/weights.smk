@@ -11,10 +11,12 @@ rule download_weights:
         "results/weights/{model}.json",
     params:
         weights=config["weights"],
+        center_bias=config["center_bias"],
     conda:
         "../envs/salience.yaml"
     log:
         "logs/download_weights/{model}.log",
     shell:
         "python -m salience download --model {wildcards.model} "
-        "--weights {params.weights:q} --output {output:q} > {log:q} 2>&1"
+        "--weights {params.weights:q} --center-bias {params.center_bias:q} "
+        "--output {output:q} > {log:q} 2>&1"

@@ -239,3 +239,21 @@ def test_weights_record_and_cli_steps_by_hand(finished_run):
                       "weights_sha256": "untrained"}
     probe = json.loads((finished_run / "results" / "clip" / "probe.json").read_text())
     assert probe["frame_count"] == FRAMES and probe["has_audio"] and probe["frame_count_verified"]
+
+
+@pytest.mark.parametrize("model", ["deepgaze_iie", "deepgaze_iii"])
+def test_image_models_run_through_the_workflow(tmp_path, model):
+    make_video(tmp_path / "clip.mp4", frames=4, size="128x96", audio=True)
+    write_config(tmp_path, model=model, chunk_frames=2, export={"npy": True})
+    jobs = planned_jobs(tmp_path)
+    assert jobs["predict_chunk"] == 2  # per-frame models: chunks without warm-up overlap
+    snakemake(tmp_path, "--cores", "2")
+    group = zarr.open_group(str(tmp_path / "results" / "clip" / "saliency.zarr"), mode="r")
+    maps = group["log_density"][:]
+    assert maps.shape == (4, 96, 128) and np.isfinite(maps).all()
+    np.testing.assert_allclose(np.log(np.exp(maps.astype(np.float64)).sum(axis=(1, 2))), 0, atol=1e-4)
+    assert group.attrs["model"] == model and "head" not in group.attrs
+    chunk = zarr.open_group(str(tmp_path / "results" / "clip" / "chunks" / "0000002-0000004.zarr"), mode="r")
+    assert chunk["log_density"].shape == (2, 96, 128)
+    for name in ("heatmap.mp4", "overlay.mp4"):
+        assert "h264" in stream_info(tmp_path / "results" / "clip" / name)

@@ -53,25 +53,26 @@ def cmd_probe(args) -> None:
 # --- download ------------------------------------------------------------------
 
 def cmd_download(args) -> None:
-    """Fetch (or check) the files a model needs; record their paths and sha256."""
+    """Fetch (or check) the files a model needs; record their paths and sha256.
+
+    The checkpoint is "official" (downloaded) or a path (checked); the
+    model's own center bias is fetched too unless the run brings its own.
+    """
     from . import weights
-    from .models import OFFICIAL_FILES_OF
+    from .models import OFFICIAL_FILES_OF, build_model
 
     record = {"model": args.model, "weights": args.weights, "files": {}}
     if args.weights == "untrained":
         record["weights_sha256"] = "untrained"
     else:
-        keys = OFFICIAL_FILES_OF[args.model]
-        checkpoint = weights.resolve(args.weights, keys[0], download=True)
-        files = {keys[0]: checkpoint}
-        if args.weights == "official":  # the official center bias comes with it
-            files.update({key: weights.fetch(key, download=True) for key in keys[1:]})
+        checkpoint_key, *center_bias_keys = OFFICIAL_FILES_OF[args.model]
+        files = {checkpoint_key: weights.resolve(args.weights, checkpoint_key, download=True)}
+        if args.center_bias == "default":
+            files.update({key: weights.fetch(key, download=True) for key in center_bias_keys})
         for key, path in files.items():
             record["files"][key] = {"path": str(Path(path).resolve()), "sha256": weights.sha256sum(path)}
-        record["weights_sha256"] = record["files"][keys[0]]["sha256"]
-        from .models import build_model
-
-        build_model(args.model, weights=checkpoint)  # fails here, not on a GPU node
+        record["weights_sha256"] = record["files"][checkpoint_key]["sha256"]
+        build_model(args.model, weights=files[checkpoint_key])  # a bad file fails here, not on a GPU node
     _write_json_atomically(args.output, record)
 
 
@@ -103,6 +104,22 @@ def load_center_bias(spec: str | None):
     return (cb / cb.sum()).astype(np.float32)
 
 
+def configure_per_frame_model(model, scale: float, fixation_history: str) -> None:
+    """Scale and fixation history apply to the image models (IIE, III) only."""
+    from .errors import ConfigError
+    from .models._deepgaze_common import FixationHistory, FrameByFrame
+
+    if not isinstance(model, FrameByFrame):
+        if scale != 1.0:
+            raise ConfigError("'scale' applies to deepgaze_iie and deepgaze_iii only; DeepGaze MR "
+                              "runs at full resolution (set scale: 1.0)")
+        return
+    if not 0 < scale <= 4:
+        raise ConfigError(f"'scale' must be in (0, 4], got {scale}")
+    model.scale = scale
+    model.fixation_history = FixationHistory(fixation_history)
+
+
 def cmd_predict(args) -> None:
     from . import store
     from .models import build_model
@@ -121,17 +138,18 @@ def cmd_predict(args) -> None:
     if not 0 <= start < stop <= info.frame_count:
         raise SalienceError(f"{args.video}: frames [{start}, {stop}) are not within its {info.frame_count} frames")
     model = build_model(args.model, weights=None if args.weights == "untrained" else args.weights)
+    configure_per_frame_model(model, args.scale, args.fixation_history)
     progress = Progress(stop - start, f"{Path(args.video).name} [{start}, {stop})")
     frames = predict_range(
         model, args.video, start, stop,
         center_bias=load_center_bias(args.center_bias), head=args.head,
         batch_size=args.batch_size, device=args.device, dtype=args.precision,
-        **({"fixation_history": args.fixation_history} if args.fixation_history else {}),
     )
     attrs = {
         "model": args.model, "weights": args.weights, "head": args.head,
         "center_bias": args.center_bias, "precision": args.precision,
         "start": start, "stop": stop, "fps": info.fps, "source": str(args.video),
+        "scale": args.scale, "fixation_history": args.fixation_history,
     }
     store.write_frames(args.output, frames, first=start, count=stop - start,
                        height=info.height, width=info.width, attrs=attrs, on_frame=progress.update)
@@ -191,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = steps.add_parser("download", help="fetch and verify a model's official files")
     p.add_argument("--model", choices=MODEL_NAMES, default="deepgaze_mr")
     p.add_argument("--weights", default="official", help="official, untrained, or a checkpoint path")
+    p.add_argument("--center-bias", default="default",
+                   help="'default' also fetches the model's center bias; anything else skips it")
     p.add_argument("--output", required=True, help="JSON record of the files and their sha256")
     p.set_defaults(func=cmd_download)
 
@@ -207,7 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=list(PRECISIONS), default="fp32")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--fixation-history", help="DeepGaze III: 'center' or a CSV of frame,x,y")
+    p.add_argument("--fixation-history", default="center",
+                   help="DeepGaze III: 'center' or a CSV of frame,x,y (gaze per frame)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="IIE/III: resize frames by this factor for the model (1.0: full resolution)")
     p.add_argument("--offline", action="store_true", help="never download; the cache must hold the files")
     p.set_defaults(func=cmd_predict)
 

@@ -163,6 +163,9 @@ class DeepGazeMR(nn.Module):
         self.finalizer = Finalizer()
         # A plain attribute, not a buffer: the checkpoint holds no center bias.
         self.center_bias = center_bias
+        # Trained weights go with the LEDOV center bias, loaded when first needed
+        # (a run with its own center bias never has to fetch it).
+        self.center_bias_source: str | None = None
 
     def log_center_bias(self, height: int, width: int, center_bias=None) -> torch.Tensor:
         """The log center bias at frame size, as the reference computes it.
@@ -172,6 +175,8 @@ class DeepGazeMR(nn.Module):
         Without any center bias the map is uniform.
         """
         if center_bias is None:
+            if self.center_bias is None and self.center_bias_source == "official":
+                self.center_bias = weight_files.load_checkpoint(weight_files.fetch("centerbias_ledov"))
             center_bias = self.center_bias
         if center_bias is None:
             return torch.full((height, width), -math.log(height * width))
@@ -200,10 +205,11 @@ class DeepGazeMR(nn.Module):
 def deepgaze_mr(weights: str | Path | None = None, center_bias=None) -> DeepGazeMR:
     """Build DeepGaze MR in eval mode.
 
-    ``weights``: None (untrained, for tests and benchmarks), ``"official"``
-    (the LEDOV checkpoint and its center bias, downloaded once) or the path of
-    a checkpoint file (a state dict, or a dict holding ``model_state_dict``).
-    ``center_bias`` overrides the default center bias (H x W probability map).
+    ``weights``: None (untrained, for tests and benchmarks; uniform center
+    bias), ``"official"`` (the LEDOV checkpoint, downloaded once) or the path
+    of a checkpoint file (a state dict, or a dict holding
+    ``model_state_dict``). Trained weights take the LEDOV center bias, fetched
+    when first needed; ``center_bias`` (H x W probability map) overrides it.
     """
     model = DeepGazeMR()
     if weights is not None:
@@ -216,8 +222,6 @@ def deepgaze_mr(weights: str | Path | None = None, center_bias=None) -> DeepGaze
             model.load_state_dict(state, strict=True)
         except RuntimeError as error:
             raise WeightsError(f"{path} is not a DeepGaze MR checkpoint: {error}") from error
-        if str(weights) == "official" and center_bias is None:
-            cb_path = weight_files.fetch("centerbias_ledov")
-            center_bias = weight_files.load_checkpoint(cb_path)
+        model.center_bias_source = "official"
     model.center_bias = None if center_bias is None else torch.as_tensor(center_bias, dtype=torch.float32)
     return model.eval()

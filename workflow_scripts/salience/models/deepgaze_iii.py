@@ -1,0 +1,127 @@
+"""DeepGaze III: a scanpath model, the next fixation given the image and the last four.
+
+Kümmerer, M., Bethge, M., & Wallis, T. S. A. (2022). *DeepGaze III: Modeling
+free-viewing human scanpaths with deep learning.* Journal of Vision 22(5):7,
+https://doi.org/10.1167/jov.22.5.7. Reference implementation:
+https://github.com/matthias-k/DeepGaze (``deepgaze_pytorch.DeepGazeIII``).
+
+Architecture. The image, downsampled by 2, goes through a frozen DenseNet-201;
+three maps of its last dense block (``denselayer32.norm1``, ``denselayer32.conv1``,
+``denselayer31.conv2``; 2048 channels together) are read out on a grid of 1/8
+of the image size. Ten components (cross-validation folds) each combine
+
+* a *saliency network* on the DenseNet maps (2048 -> 8 -> 16 -> 1 channels),
+* a *scanpath network* on the positions of the four previous fixations
+  relative to each grid cell (dx, dy, distance per fixation -> 128 -> 16
+  channels; absent fixations, given as NaN, are skipped),
+
+in a *fixation selection network* (17 -> 128 -> 16 -> 1 channels). Each
+component blurs its map at 1/4 image size, adds its weighted log center bias and
+normalises; the ten densities are averaged.
+
+Weights. ``weights="official"`` downloads ``deepgaze3.pth`` (a plain state
+dict, DenseNet-201 included) from
+https://github.com/matthias-k/DeepGaze/releases/download/v1.1.0/deepgaze3.pth
+into the ``salience`` cache. No checksum is published: ``salience.weights``
+records the file's sha256 at the first download and checks it on every later
+load. Trained on MIT1003 (35 px per degree of visual angle).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+
+from ..weights import WeightFile, register
+from ._deepgaze_common import (
+    _RELEASES,
+    DeepGazeMixture,
+    FeatureExtractor,
+    FrameByFrame,
+    Finalizer,
+    centerbias_mit1003,
+    fixation_selection_network,
+    load_weights,
+    saliency_network,
+    scanpath_network,
+)
+
+__all__ = ["WEIGHTS", "DeepGazeIII", "centerbias_mit1003", "deepgaze_iii"]
+
+#: The authors' DeepGaze III checkpoint (release v1.1.0 of matthias-k/DeepGaze).
+WEIGHTS = WeightFile(
+    key="deepgaze_iii",
+    filename="deepgaze3.pth",
+    url=f"{_RELEASES}/v1.1.0/deepgaze3.pth",
+    description="DeepGaze III trained on MIT1003 (Kümmerer et al., JoV 2022); "
+    "plain state dict, DenseNet-201 included",
+)
+register(WEIGHTS)
+
+FEATURE_LAYERS = (
+    "1.features.denseblock4.denselayer32.norm1",
+    "1.features.denseblock4.denselayer32.conv1",
+    "1.features.denseblock4.denselayer31.conv2",
+)
+COMPONENTS = 10
+
+
+class DeepGazeIII(FrameByFrame, DeepGazeMixture):
+    """DeepGaze III (state-dict layout of the reference ``DeepGazeIII``).
+
+    ``forward(images, centerbias, x_hist, y_hist)``:
+
+    * ``images``: float N x 3 x H x W, RGB, values 0..255 (the model scales them).
+    * ``centerbias``: float N x H x W log-density (e.g. :func:`centerbias_mit1003`).
+    * ``x_hist``, ``y_hist``: float N x 4, the previous fixations in image pixels,
+      most recent first (the reference's ``included_fixations = [-1, -2, -3, -4]``
+      applied to the scanpath). NaN marks a fixation that does not exist.
+    * returns N x 1 x H x W log-densities of the next fixation.
+    """
+
+    uses_fixation_history = True
+    included_fixations = (-1, -2, -3, -4)
+
+    def __init__(self, components: int = COMPONENTS):
+        in_fixations = len(self.included_fixations)
+        super().__init__(
+            features=FeatureExtractor(torchvision.models.densenet201(weights=None), FEATURE_LAYERS),
+            saliency_networks=[saliency_network(2048) for _ in range(components)],
+            scanpath_networks=[scanpath_network(in_fixations) for _ in range(components)],
+            fixation_selection_networks=[fixation_selection_network(16) for _ in range(components)],
+            finalizers=[Finalizer(sigma=8.0, saliency_map_factor=4) for _ in range(components)],
+            downsample=2,
+            readout_factor=4,
+        )
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        centerbias: torch.Tensor,
+        x_hist: torch.Tensor | None = None,
+        y_hist: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return super().forward(images, centerbias, x_hist, y_hist)
+
+
+def deepgaze_iii(
+    weights: str | Path | None = None, *, download: bool | None = None, **kwargs
+) -> DeepGazeIII:
+    """Build DeepGaze III in eval mode.
+
+    Args:
+        weights: ``None`` for random initialisation (tests only; nothing is
+            downloaded), ``"official"`` for the authors' checkpoint
+            (:data:`WEIGHTS`, downloaded once into the cache and verified), or
+            the path of a state-dict file. Checkpoints load with ``strict=True``.
+        download: with ``False``, ``"official"`` must already be in the cache.
+        **kwargs: passed to :class:`DeepGazeIII`.
+    """
+    model = DeepGazeIII(**kwargs)
+    if weights is not None:
+        load_weights(model, weights, WEIGHTS.key, "DeepGaze III", download=download)
+        # trained weights go with the MIT1003 center bias, fetched when first needed
+        model.center_bias_source = "official"
+    return model.eval()
