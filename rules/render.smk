@@ -14,6 +14,7 @@ rule render_videos:
         opacity=config["render"]["opacity"],
         crf=config["render"]["crf"],
         audio="" if config["render"]["audio"] else "--no-audio",
+    threads: 2  # decoding, and x264's own threads
     conda:
         "../envs/salience.yaml"
     log:

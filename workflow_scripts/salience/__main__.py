@@ -266,8 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm(signum, frame):
+    # Slurm (scancel, preemption, time limit) and Snakemake stop jobs with
+    # SIGTERM. As SystemExit it unwinds the stack, so half-written outputs are
+    # removed rather than left behind as hidden temporary directories.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         args.func(args)
