@@ -18,7 +18,6 @@ salience.export_to_subprocesses()
 from salience.errors import SalienceError  # noqa: E402
 from salience import plan  # noqa: E402
 from salience.models import TEMPORAL_WINDOW  # noqa: E402
-from salience.video import probe  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -29,7 +28,9 @@ def _plan_videos():
         videos = plan.find_videos(config["videos"])
         table = {}
         for vid, path in videos.items():
-            info = probe(path)  # container header; probe_video verifies by decoding
+            # container header (decoded only where it cannot be trusted);
+            # probe_video verifies by decoding before any GPU job starts
+            info = plan.probe_cached(path, ".snakemake/salience-probe-cache")
             chunks = plan.plan_chunks(info.frame_count, config["chunk_frames"],
                                       TEMPORAL_WINDOW[config["model"]])
             table[vid] = (path, info, chunks)

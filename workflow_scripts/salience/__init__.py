@@ -10,7 +10,15 @@ Modules, one per step of the workflow:
 - ``salience.render``   heatmap and overlay videos
 """
 
+import os as _os
+
 __version__ = "0.1.0"
+
+# Quiet OpenCV and its FFmpeg: a bad video gets one clear VideoError instead
+# of library warnings on stderr. Set before any module loads OpenCV; a user's
+# own setting wins.
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+_os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def export_to_subprocesses() -> None:
