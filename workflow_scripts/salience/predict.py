@@ -12,6 +12,13 @@ Exact chunks: :func:`predict_range` predicts frames ``[start, stop)`` of a
 video file by decoding from ``start - 15`` (the warm-up) and emitting only
 ``[start, stop)``. Each window is averaged in frame order, whatever frame the
 run started at, so chunked runs equal one sequential run up to float rounding.
+
+Speed (:class:`Tuning`): frames are decoded and stacked on a background
+thread while the model runs; the model runs channels-last; on CUDA the frames
+travel as uint8 from page-locked memory, cuDNN autotunes, and the GPU
+computes the next micro-batch while the caller writes the last one's maps.
+``dtype="bf16"`` runs the backbone in bfloat16 (on CPUs with AVX512-BF16 too).
+``benchmarks/bench_speed.py`` measures each lever.
 """
 
 from __future__ import annotations
@@ -20,8 +27,11 @@ import contextlib
 import logging
 import math
 import os
+import queue
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,16 +116,232 @@ def _batches(frames: Iterable[np.ndarray], batch_size: int) -> Iterator[list[np.
         yield batch
 
 
-def _to_tensor(batch: list[np.ndarray], device: torch.device) -> torch.Tensor:
-    """H x W x 3 uint8 RGB frames → N x 3 x H x W float32 in [0, 1] on ``device``.
+@dataclass(frozen=True)
+class Tuning:
+    """Speed levers of :func:`iter_log_density`; none changes which frames come out.
 
-    The uint8 frames travel to the device and are scaled there: 4x less to copy.
+    ``prefetch``: micro-batches decoded ahead on a background thread (0: decode
+    inline). ``channels_last``: run the model in NHWC layout, which oneDNN and
+    cuDNN convolutions prefer. ``pin_memory``, ``overlap_output``,
+    ``cudnn_benchmark`` and ``allow_tf32`` act on CUDA only: page-locked
+    host buffers for asynchronous copies; the next micro-batch is queued on
+    the GPU before the last one's maps are handed out, so the device keeps
+    working while the caller writes; cuDNN picks its fastest kernels for the
+    frame size; TF32 tensor cores for "fp32" convolutions (off by default:
+    "fp32" means float32 exactly; choose "bf16" for speed). ``compile``:
+    ``torch.compile`` the per-frame feature extractor (DeepGaze MR's
+    ``encode``); the first micro-batch then takes 10-60 s longer.
+    ``benchmarks/bench_speed.py`` measures each lever.
     """
-    array = np.stack(batch)
-    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
-        raise ValueError(f"frames must be H x W x 3 uint8 RGB, got {array.dtype} {array.shape[1:]}")
-    tensor = torch.from_numpy(array).to(device, non_blocking=True)
-    return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+
+    prefetch: int = 2
+    channels_last: bool = True
+    pin_memory: bool = True
+    overlap_output: bool = True
+    cudnn_benchmark: bool = True
+    allow_tf32: bool = False
+    compile: bool = False
+
+
+def _check_frame(frame) -> None:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
+        described = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise ValueError(f"frames must be H x W x 3 uint8 RGB, got {described}")
+
+
+def _host_batches(frames: Iterable[np.ndarray], batch_size: int, pin: bool) -> Iterator[torch.Tensor]:
+    """Micro-batches of frames as N x H x W x 3 uint8 tensors on the host.
+
+    ``pin``: stacked straight into page-locked memory, from which the copy to
+    the GPU runs asynchronously (one copy of each frame on the host, not two).
+    """
+    try:
+        for batch in _batches(frames, batch_size):
+            for frame in batch:
+                _check_frame(frame)
+            if pin:
+                host = torch.empty((len(batch), *batch[0].shape), dtype=torch.uint8, pin_memory=True)
+                np.stack(batch, out=host.numpy())
+            else:
+                host = torch.from_numpy(np.stack(batch))
+            yield host
+    finally:
+        # A consumer that stops early releases the video file now, not whenever
+        # the reader is garbage-collected.
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
+
+
+class _DecoderFailed:
+    """An exception raised on the decoder thread, on its way to the consumer."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_END_OF_STREAM = object()
+
+
+class Prefetcher:
+    """Iterates ``items`` made on a background thread, at most ``depth`` ahead.
+
+    Video decoding (OpenCV releases the GIL) and batch stacking then overlap
+    with the model. An exception raised while making an item is re-raised,
+    the same object, in the consumer at the point where that item was due.
+    ``close()`` (or leaving a ``with`` block) stops the thread: it finishes
+    the item it is making, closes ``items`` (a video reader releases its
+    file there) and ends; nothing is left running.
+    """
+
+    _POLL_S = 0.05  # how often a producer blocked on a full queue checks for close()
+
+    def __init__(self, items: Iterable, depth: int = 2, name: str = "salience-decoder"):
+        if depth < 1:
+            raise ValueError(f"prefetch depth must be at least 1, got {depth}")
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stopping = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(item, timeout=self._POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        iterator = None
+        try:
+            iterator = iter(self._items)
+            for item in iterator:
+                if not self._put(item):
+                    return
+            self._put(_END_OF_STREAM)
+        except BaseException as error:  # noqa: BLE001 - every failure must reach the consumer
+            self._put(_DecoderFailed(error))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()  # on this thread: a generator cannot be closed while it runs elsewhere
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._finished:
+            raise StopIteration
+        item = self._queue.get()
+        if item is _END_OF_STREAM:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _DecoderFailed):
+            self.close()
+            raise item.error
+        return item
+
+    def close(self) -> None:
+        self._finished = True
+        self._stopping.set()
+        self._thread.join()
+        self._items = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        # An abandoned consumer: stop the thread rather than leave it blocked.
+        stopping = getattr(self, "_stopping", None)
+        if stopping is not None:
+            stopping.set()
+
+
+@contextlib.contextmanager
+def _cudnn_tf32(allowed: bool):
+    """cuDNN convolutions with or without TF32 tensor cores, restored on exit.
+
+    The legacy switch: setting the newer per-operator ``fp32_precision`` makes
+    any later read of ``torch.backends.cudnn.allow_tf32`` (other code, torch
+    itself) raise about a mix of the two APIs; the legacy setter keeps both
+    readable.
+    """
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
+
+
+class _Compute:
+    """Everything one micro-batch's computation runs under (no yields inside).
+
+    Entered and left around each batch, so no grad mode, autocast or cuDNN
+    setting leaks into the caller's code between the maps handed out.
+    """
+
+    def __init__(self, device: torch.device, dtype: torch.dtype, tuning: Tuning):
+        self.device, self.dtype, self.tuning = device, dtype, tuning
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.inference_mode())
+            if self.device.type == "cuda":
+                stack.enter_context(_cudnn_tf32(self.tuning.allow_tf32))
+            yield
+
+    def backbone(self):
+        """Reduced precision for the backbone only; readout and finalizer stay float32."""
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+
+class _Emitted:
+    """One micro-batch's log-densities, on their way to the host.
+
+    On CUDA the copy to page-locked memory is queued behind the computation
+    (one copy per micro-batch) and waited for only when the maps are handed
+    out, by which time the next micro-batch is already queued on the GPU.
+    """
+
+    def __init__(self, first_index: int, maps: torch.Tensor, pin: bool):
+        self.first_index = first_index
+        self.ready = None
+        if maps.device.type == "cpu":
+            self.maps = maps
+        elif pin:
+            self.maps = torch.empty(maps.shape, dtype=maps.dtype, pin_memory=True)
+            self.maps.copy_(maps, non_blocking=True)
+            self.ready = torch.cuda.Event()
+            self.ready.record()
+        else:
+            self.maps = maps.cpu()
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        if self.ready is not None:
+            self.ready.synchronize()
+            # Plain memory out: callers may keep maps for long, and page-locked
+            # memory is scarce; the pinned block goes back to torch's cache.
+            maps = self.maps.numpy().copy()
+        else:
+            maps = self.maps.numpy()
+        for offset, log_density in enumerate(maps):
+            yield self.first_index + offset, log_density
+
+
+_NOTHING_EMITTED: tuple = ()
 
 
 def iter_log_density(
@@ -129,6 +355,7 @@ def iter_log_density(
     dtype: str | torch.dtype | None = None,
     start_index: int = 0,
     emit_from: int | None = None,
+    tuning: Tuning | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_index, log_density)`` for every frame of ``frames``.
 
@@ -140,12 +367,14 @@ def iter_log_density(
     ``emit_from`` (default ``start_index``) only warm the window up; a run that
     starts inside a video (``start_index > 0``) needs 15 warm-up frames.
     ``dtype``: precision of the backbone ("fp32", "bf16", "fp16"); the readout
-    and finalizer always run in float32.
+    and finalizer always run in float32. ``tuning``: speed levers
+    (:class:`Tuning`; the defaults suit both CPU and GPU).
     """
     if head not in HEAD_POLICIES:
         raise ValueError(f"head policy {head!r} unknown; choose one of {', '.join(HEAD_POLICIES)}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    tuning = Tuning() if tuning is None else tuning
     emit_from = start_index if emit_from is None else emit_from
     window = getattr(model, "window_length", 1)
     if start_index > 0 and emit_from - start_index < window - 1:
@@ -155,64 +384,146 @@ def iter_log_density(
         )
     device = resolve_device(device)
     dtype = resolve_dtype(dtype)
+    if dtype == torch.float16 and device.type == "cpu":
+        log.warning("fp16 on the CPU runs on slow fallback kernels (up to 30x slower than fp32, "
+                    "measured with torch 2.14); bf16 is the fast reduced precision there")
+    on_cuda = device.type == "cuda"
     model = model.to(device).eval()
-    autocast = (
-        torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext()
-    )
+    if tuning.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if on_cuda:
+        # One frame size per run: cuDNN's search for the fastest kernels pays off.
+        torch.backends.cudnn.benchmark = tuning.cudnn_benchmark
+    compute = _Compute(device, dtype, tuning)
     stream = _MeanWindowStream if window > 1 else _PerFrameStream
-    with torch.inference_mode():
-        runner = stream(model, center_bias, head, device, autocast, start_index, emit_from)
-        for batch in _batches(frames, batch_size):
-            yield from runner.step(_to_tensor(batch, device))
+    runner = stream(model, center_bias, head, device, compute, start_index, emit_from)
+    if tuning.compile:
+        runner.compile(batch_size)
+
+    batches = _host_batches(frames, batch_size, pin=on_cuda and tuning.pin_memory)
+    with contextlib.closing(Prefetcher(batches, tuning.prefetch) if tuning.prefetch else iter(batches)) as batches:
+        if on_cuda and tuning.overlap_output:
+            yield from _overlapped(runner, batches, device, tuning)
+        else:
+            for host_batch in batches:
+                yield from runner.step(_to_device(host_batch, device, tuning))
 
 
-class _PerFrameStream:
-    """Per-frame models: log-density of each frame from that frame alone."""
+def _to_device(host_batch: torch.Tensor, device: torch.device, tuning: Tuning) -> torch.Tensor:
+    """N x H x W x 3 uint8 → N x 3 x H x W float32 in [0, 1] on ``device``.
 
-    def __init__(self, model, center_bias, head, device, autocast, start_index, emit_from):
-        self.model, self.device, self.autocast = model, device, autocast
+    The uint8 frames travel to the device and are scaled there: 4x less to
+    copy. Permuting an N x H x W x 3 tensor gives the channels-last layout
+    for free; ``.contiguous()`` undoes it when the model runs NCHW.
+    """
+    frames = host_batch.to(device, non_blocking=True).permute(0, 3, 1, 2)
+    if not tuning.channels_last:
+        frames = frames.contiguous()
+    return frames.float().div_(255.0)
+
+
+def _overlapped(runner, batches, device, tuning) -> Iterator[tuple[int, np.ndarray]]:
+    """CUDA: queue micro-batch k+1 on the GPU before handing out the maps of k.
+
+    Kernel launches return at once, so the GPU computes the next batch while
+    the caller writes the previous one. Errors keep their place in the
+    stream: the maps of the batches before a failing one come out first.
+    """
+    pending = _NOTHING_EMITTED
+    iterator = iter(batches)
+    while True:
+        try:
+            host_batch = next(iterator)
+        except StopIteration:
+            break
+        except Exception:
+            yield from pending
+            raise
+        try:
+            launched = runner.launch(_to_device(host_batch, device, tuning), pin=tuning.pin_memory)
+        except Exception:
+            yield from pending
+            raise
+        yield from pending
+        pending = launched
+    yield from pending
+
+
+class _Stream:
+    """Shared by the two streams: center bias, emission, optional compile."""
+
+    def __init__(self, model, center_bias, head, device, compute, start_index, emit_from):
+        self.model, self.head, self.device, self.compute = model, head, device, compute
         self.center_bias = center_bias
-        self.next_index = start_index
+        self.next_index = start_index  # video index of the next frame to come
         self.emit_from = emit_from
         self.log_cb = None
+        self.pad_to = None  # compiled: every batch padded to this size (one graph)
 
-    def step(self, frames: torch.Tensor):
+    def _log_cb(self, frames: torch.Tensor) -> torch.Tensor:
         if self.log_cb is None:
             self.log_cb = self.model.log_center_bias(*frames.shape[-2:], self.center_bias).to(self.device)
+        return self.log_cb
+
+    def compile(self, batch_size: int) -> None:
+        log.warning("torch.compile is not supported for %s; running eagerly", type(self.model).__name__)
+
+    def step(self, frames: torch.Tensor) -> Iterator[tuple[int, np.ndarray]]:
+        yield from self.launch(frames, pin=False)
+
+    def launch(self, frames: torch.Tensor, pin: bool):
+        """Queue one micro-batch; an iterable of its ``(index, map)`` pairs."""
+        with self.compute():
+            emitted = self._compute(frames)
+            return _NOTHING_EMITTED if emitted is None else _Emitted(*emitted, pin=pin)
+
+
+class _PerFrameStream(_Stream):
+    """Per-frame models: log-density of each frame from that frame alone."""
+
+    def _compute(self, frames: torch.Tensor):
+        log_cb = self._log_cb(frames)
         skip = max(0, self.emit_from - self.next_index)  # warm-up frames: none needed here
         self.next_index += min(skip, len(frames))
         frames = frames[skip:]
         if not len(frames):
-            return
-        with self.autocast:
-            out = self.model.predict_frames(frames, self.log_cb, first_index=self.next_index)
-        out = out.float().cpu().numpy()
-        for offset, log_density in enumerate(out):
-            yield self.next_index + offset, log_density
+            return None
+        first = self.next_index
+        with self.compute.backbone():
+            out = self.model.predict_frames(frames, log_cb, first_index=first)
         self.next_index += len(out)
+        return first, out.float()
 
 
 _WARM_UP = object()  # marks frames that only feed later windows
 
 
-class _MeanWindowStream:
+class _MeanWindowStream(_Stream):
     """DeepGaze MR: features once per frame, the last 15 carried over."""
 
-    def __init__(self, model, center_bias, head, device, autocast, start_index, emit_from):
-        self.model, self.head, self.device, self.autocast = model, head, device, autocast
-        self.emit_from = emit_from
-        self.center_bias = center_bias
-        self.window = model.window_length
-        self.next_index = start_index  # video index of the next frame to come
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.window = self.model.window_length
         self.carry = None  # features of the (up to) window-1 frames before next_index
-        self.log_cb = None
+        self.encode = self.model.encode
 
-    def step(self, frames: torch.Tensor):
-        if self.log_cb is None:
-            self.log_cb = self.model.log_center_bias(*frames.shape[-2:], self.center_bias).to(self.device)
-        with self.autocast:
-            features = self.model.encode(frames)
-        features = features.float()  # the mean and the readout run in float32
+    def compile(self, batch_size: int) -> None:
+        # Static shapes: the last, shorter micro-batch is padded to batch_size
+        # rather than compiled a second time (which costs as much as the first).
+        self.encode = torch.compile(self.model.encode, dynamic=False)
+        self.pad_to = batch_size
+
+    def _features(self, frames: torch.Tensor) -> torch.Tensor:
+        count = len(frames)
+        if self.pad_to is not None and count < self.pad_to:
+            frames = torch.cat([frames, frames[-1:].expand(self.pad_to - count, *frames.shape[1:])])
+        with self.compute.backbone():
+            features = self.encode(frames)[:count]
+        return features.float()  # the mean and the readout run in float32
+
+    def _compute(self, frames: torch.Tensor):
+        log_cb = self._log_cb(frames)
+        features = self._features(frames)
         first = self.next_index
         if self.carry is None and self.head == "pad" and first == 0:
             # The reference's padded clip: frame 0 repeated before the video.
@@ -220,39 +531,39 @@ class _MeanWindowStream:
         stack = features if self.carry is None else torch.cat([self.carry, features])
         offset = len(stack) - len(features)  # position of frame `first` in stack
 
-        outputs = []
+        windows = []
         for k in range(len(features)):
             have = offset + k + 1  # maps available up to and including this frame
             if first + k < self.emit_from:
-                outputs.append(_WARM_UP)
+                windows.append(_WARM_UP)
             elif have >= self.window:
-                outputs.append(stack[have - self.window : have])
+                windows.append(stack[have - self.window : have])
             elif self.head == "partial":
-                outputs.append(stack[:have])
+                windows.append(stack[:have])
             else:  # "skip": no full window yet
-                outputs.append(None)
-        yield from self._decode(first, outputs)
+                windows.append(None)
         self.carry = stack[-(self.window - 1):].clone()
         self.next_index = first + len(features)
+        emitted = [k for k, w in enumerate(windows) if w is not _WARM_UP]  # a suffix of the batch
+        if not emitted:
+            return None
+        return first + emitted[0], self._decode([windows[k] for k in emitted], log_cb)
 
-    def _decode(self, first: int, windows: list):
-        full = [i for i, w in enumerate(windows)
-                if w is not None and w is not _WARM_UP and len(w) == self.window]
-        results: dict[int, np.ndarray] = {}
-        if full:
-            # Full windows of a micro-batch are averaged and read out together.
-            means = torch.stack([windows[i].mean(dim=0) for i in full])
-            for i, out in zip(full, self.model.decode(means, self.log_cb).cpu().numpy()):
-                results[i] = out
-        for i, w in enumerate(windows):
-            if i in results or w is _WARM_UP:
-                continue
-            if w is None:
-                results[i] = np.full(tuple(self.log_cb.shape), np.nan, dtype=np.float32)
-            else:
-                results[i] = self.model.decode(w.mean(dim=0, keepdim=True), self.log_cb)[0].cpu().numpy()
-        for i in sorted(results):
-            yield first + i, results[i]
+    def _decode(self, windows: list, log_cb: torch.Tensor) -> torch.Tensor:
+        """The log-densities of ``windows`` as one B x H x W tensor (NaN for no window)."""
+        out = torch.full((len(windows), *log_cb.shape), math.nan, device=log_cb.device)
+        # Windows fill up as a video goes on: the full ones are a suffix.
+        first_full = next((i for i, w in enumerate(windows) if w is not None and len(w) == self.window),
+                          len(windows))
+        if first_full < len(windows):
+            # Full windows of a micro-batch are averaged and read out together,
+            # written through a slice (an index list would cost a host-to-GPU copy).
+            means = torch.stack([w.mean(dim=0) for w in windows[first_full:]])
+            out[first_full:] = self.model.decode(means, log_cb)
+        for i, w in enumerate(windows[:first_full]):
+            if w is not None:  # the "partial" head
+                out[i] = self.model.decode(w.mean(dim=0, keepdim=True), log_cb)[0]
+        return out
 
 
 def predict_range(
