@@ -37,6 +37,7 @@ from torch.nn import functional as F
 
 from ..errors import WeightsError
 from ..weights import WeightFile, load_checkpoint, register, resolve
+from ._center_bias import log_density_from_probability
 
 _RELEASES = "https://github.com/matthias-k/DeepGaze/releases/download"
 
@@ -653,20 +654,6 @@ def centerbias_mit1003(
 # ---------------------------------------------------------------------------
 # Video interface: how salience.predict runs an image model frame by frame
 # ---------------------------------------------------------------------------
-
-
-def log_density_from_probability(center_bias, height: int, width: int) -> torch.Tensor:
-    """An H x W probability map (any size) → log-density at frame size.
-
-    Resized with nearest-neighbour sampling and renormalized, as DeepGaze MR
-    does with its center bias.
-    """
-    center_bias = torch.as_tensor(center_bias, dtype=torch.float32).cpu()
-    if center_bias.ndim != 2:
-        raise ValueError(f"center bias must be an H x W map, got shape {tuple(center_bias.shape)}")
-    if tuple(center_bias.shape) != (height, width):
-        center_bias = F.interpolate(center_bias[None, None], size=(height, width))[0, 0]
-    return (center_bias / center_bias.sum()).log()
 
 
 def _renormalized(log_density: torch.Tensor) -> torch.Tensor:

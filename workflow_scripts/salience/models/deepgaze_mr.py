@@ -44,6 +44,7 @@ import torch.nn.functional as F
 
 from .. import weights as weight_files
 from ..errors import WeightsError
+from ._center_bias import log_density_from_probability
 
 # VGG19 configuration "E": channels per conv layer, "M" a 2x2 max-pool.
 # The final max-pool is left out (the reference replaces it by Identity), but
@@ -180,13 +181,7 @@ class DeepGazeMR(nn.Module):
             center_bias = self.center_bias
         if center_bias is None:
             return torch.full((height, width), -math.log(height * width))
-        center_bias = torch.as_tensor(center_bias, dtype=torch.float32).cpu()
-        if center_bias.ndim != 2:
-            raise ValueError(f"center bias must be an H x W map, got shape {tuple(center_bias.shape)}")
-        if tuple(center_bias.shape) != (height, width):
-            center_bias = F.interpolate(center_bias[None, None], size=(height, width))[0, 0]
-            center_bias = center_bias / center_bias.sum()
-        return center_bias.log()
+        return log_density_from_probability(center_bias, height, width)
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """Per-frame features: N x 3 x H x W in [0, 1] → N x 512 x h x w."""
