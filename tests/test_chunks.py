@@ -100,3 +100,23 @@ def test_a_short_video_is_an_error_not_a_short_store(tmp_path):
     with pytest.raises(SalienceError, match="truncated"):
         store.write_frames(tmp_path / "c.zarr", frames, first=0, count=5, height=4, width=4, attrs={})
     assert not (tmp_path / "c.zarr").exists()
+
+
+def test_a_failed_background_write_is_raised_and_leaves_no_store(tmp_path):
+    class Unwritable:  # fails when the writer thread converts it
+        shape = (4, 4)
+
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("disk full")
+
+    frames = [(0, np.zeros((4, 4), np.float32)), (1, Unwritable()), (2, np.zeros((4, 4), np.float32))]
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.write_frames(tmp_path / "c.zarr", iter(frames), first=0, count=3, height=4, width=4, attrs={})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_frame_of_the_wrong_size_is_refused_not_cropped(tmp_path):
+    frames = [(0, np.zeros((4, 4), np.float32)), (1, np.zeros((5, 5), np.float32))]
+    with pytest.raises(SalienceError, match=r"frame 1 is \(5, 5\)"):
+        store.write_frames(tmp_path / "c.zarr", iter(frames), first=0, count=2, height=4, width=4, attrs={})
+    assert list(tmp_path.iterdir()) == []
