@@ -458,7 +458,6 @@ class _Stream:
         self.next_index = start_index  # video index of the next frame to come
         self.emit_from = emit_from
         self.log_cb = None
-        self.pad_to = None  # compiled: every batch padded to this size (one graph)
 
     def _log_cb(self, frames: torch.Tensor) -> torch.Tensor:
         if self.log_cb is None:
@@ -506,6 +505,7 @@ class _MeanWindowStream(_Stream):
         self.window = self.model.window_length
         self.carry = None  # features of the (up to) window-1 frames before next_index
         self.encode = self.model.encode
+        self.pad_to = None  # compiled: every batch padded to this size (one graph)
 
     def compile(self, batch_size: int) -> None:
         # Static shapes: the last, shorter micro-batch is padded to batch_size

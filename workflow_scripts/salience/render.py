@@ -342,8 +342,7 @@ def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: 
     the run time (at 1280x720 on 2 cores about 16 frames/s with "medium",
     36 with "veryfast").
     """
-    if normalization not in NORMALIZATIONS:
-        raise ConfigError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    _check_normalization(normalization)
     if not 0.0 <= opacity <= 1.0:
         raise ConfigError(f"opacity must be in [0, 1], got {opacity}")
     lut = colormap_lut(cmap)
@@ -399,6 +398,11 @@ def _export_frame(index, digits, heat, log_frame, pngs, npys) -> None:
         np.save(npys.file(stem + ".npy"), log_frame)
 
 
+def _check_normalization(normalization: str) -> None:
+    if normalization not in NORMALIZATIONS:
+        raise ConfigError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+
+
 def export_frames(zarr_path, *, png_dir=None, npy_dir=None, cmap: str = "inferno",
                   normalization: str = "frame") -> None:
     """Per-frame files from a store alone (no video needed), named as in ``render_videos``.
@@ -407,8 +411,7 @@ def export_frames(zarr_path, *, png_dir=None, npy_dir=None, cmap: str = "inferno
     log-density arrays, the format of the old notebooks. Each directory
     appears whole or not at all.
     """
-    if normalization not in NORMALIZATIONS:
-        raise ConfigError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    _check_normalization(normalization)
     lut = colormap_lut(cmap)
     log_density = open_log_density(zarr_path)
     frame_count = log_density.shape[0]

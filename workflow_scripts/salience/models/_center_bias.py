@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
+
+
+def uniform_log_density(height: int, width: int) -> torch.Tensor:
+    """No center bias: every pixel equally likely."""
+    return torch.full((height, width), -math.log(height * width))
 
 
 def log_density_from_probability(center_bias, height: int, width: int) -> torch.Tensor:

@@ -37,7 +37,7 @@ from torch.nn import functional as F
 
 from ..errors import WeightsError
 from ..weights import WeightFile, load_checkpoint, register, resolve
-from ._center_bias import log_density_from_probability
+from ._center_bias import log_density_from_probability, uniform_log_density
 
 _RELEASES = "https://github.com/matthias-k/DeepGaze/releases/download"
 
@@ -733,7 +733,7 @@ class FrameByFrame:
         if center_bias is not None:
             return log_density_from_probability(center_bias, height, width)
         if self.center_bias_source is None:
-            return torch.full((height, width), -math.log(height * width))
+            return uniform_log_density(height, width)
         return torch.from_numpy(centerbias_mit1003(height, width, weights=self.center_bias_source))
 
     def predict_frames(self, frames: torch.Tensor, log_center_bias: torch.Tensor, *, first_index: int):

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 
 from .. import weights as weight_files
 from ..errors import WeightsError
-from ._center_bias import log_density_from_probability
+from ._center_bias import log_density_from_probability, uniform_log_density
 
 # VGG19 configuration "E": channels per conv layer, "M" a 2x2 max-pool.
 # The final max-pool is left out (the reference replaces it by Identity), but
@@ -180,7 +180,7 @@ class DeepGazeMR(nn.Module):
                 self.center_bias = weight_files.load_checkpoint(weight_files.fetch("centerbias_ledov"))
             center_bias = self.center_bias
         if center_bias is None:
-            return torch.full((height, width), -math.log(height * width))
+            return uniform_log_density(height, width)
         return log_density_from_probability(center_bias, height, width)
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
