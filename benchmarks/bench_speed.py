@@ -1,11 +1,12 @@
-"""Speed levers of streaming prediction: one table per frame size, one row per variant.
+"""Speed levers of streaming DeepGaze MR prediction: one table, every variant at every size.
 
-    python benchmarks/bench_speed.py                   # CPU: 160x90, 320x180, 640x360
-    python benchmarks/bench_speed.py --device cuda     # 640x360, 1280x720, 1920x1080
+    python benchmarks/bench_speed.py                   # CPU: 360p, 720p, 1080p, T=20 (about 20 min)
+    python benchmarks/bench_speed.py --device cuda     # T=300
+    python benchmarks/bench_speed.py --video real.mp4  # a real video (scaled to each size)
     python benchmarks/bench_speed.py --compile         # adds torch.compile rows
 
 Rows (each in a fresh process, all predicting the same encoded H.264 video,
-decoding included in every time):
+decoding included in every time), per frame size:
 
 1. the reference strategy, fp32: the whole video decoded into one
    T x 3 x H x W tensor, frames 0..15 as one VGG19 batch, then one frame at a
@@ -18,20 +19,33 @@ decoding included in every time):
 6. the default with bf16 autocast for the backbone; fp16 (CUDA; on the CPU
    only with ``--cpu-fp16``: it runs on fallback kernels there);
 7. the default with a micro-batch of 16;
-8. with ``--compile``: ``torch.compile`` of the backbone, fp32 and bf16
+8. the default end to end: maps written to a zarr store as the prediction
+   job does (``store.write_frames``, one writer thread per ``--threads``,
+   at least 2), float32 and float16;
+9. with ``--compile``: ``torch.compile`` of the backbone, fp32 and bf16
    (frames/s after compilation; the compile time is the "setup s" column).
 
-Columns: frames/s over all T frames; peak device memory (CUDA: above the
-weights); peak host RSS of the process and its rise above the level after
-model build; error against the fp32 default streaming row on frames 15..T-1
-(every map of the reference exists there): max and mean absolute
+On the CPU, a row whose backbone call would not fit in memory (estimated
+from the frame size and the frames per call; the reference's first call
+takes 16 frames) is reported as skipped with the estimate: at 1080p on a
+24 GB machine that is the reference's out-of-memory failure. On CUDA such a
+row runs and reports its out-of-memory error.
+
+Columns: frames/s over all T frames; peak device memory (CUDA: allocated,
+weights included); peak host RSS of the process and its rise above the level
+after model build; error against the fp32 default streaming row on frames
+15..T-1 (every map of the reference exists there): max and mean absolute
 log-density difference, and the lowest per-frame Pearson correlation of the
 density maps (``exp`` of the log-density).
 
+The model is DeepGaze MR with the fixtures' recipe weights (tests/recipe.py,
+seed 1): random, but with the statistics of trained weights, so its maps have
+structure and the error columns mean something (the official checkpoint is
+not downloaded by benchmarks). Speed does not depend on the weights' values.
+
 A second table measures reduced precision on the golden fixture
-(tests/data/deepgaze_mr_seed1.npz with the recipe weights of
-tests/recipe.py, so the weights are not the untrained ones): error of bf16
-and fp16 against fp32, and of each against the fixture's expected maps.
+(tests/data/deepgaze_mr_seed1.npz): error of bf16 and fp16 against fp32, and
+of each against the fixture's expected maps.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -48,8 +63,11 @@ import numpy as np
 import harness
 from harness import DeviceMemory, Timer, peak_rss_mib
 
-CPU_SIZES = "160x90,320x180,640x360"
-CUDA_SIZES = "640x360,1280x720,1920x1080"
+SIZES = "640x360,1280x720,1920x1080"
+RECIPE_SEED = 1  # the weights of the golden fixture deepgaze_mr_seed1.npz
+# Host memory of one CPU backbone call per frame pixel (VGG19's float32
+# activations, two alive at a time, measured at 360p: ~700 B/pixel).
+BYTES_PER_PIXEL_CALL = 768
 KEPT_MAPS = 32  # maps kept per run for the error columns (evenly spread over frames 15..T-1)
 
 LEVERS_OFF = dict(prefetch=0, channels_last=False, pin_memory=False, overlap_output=False,
@@ -58,12 +76,13 @@ LEVERS_OFF = dict(prefetch=0, channels_last=False, pin_memory=False, overlap_out
 
 def variants(on_cuda: bool, batch_size: int, with_compile: bool, cpu_fp16: bool) -> list[dict]:
     """The rows, in order; ``tuning`` holds ``salience.predict.Tuning`` fields."""
+    default = "" if on_cuda else " = default"
     rows = [
         dict(name="reference strategy (whole video, 1 frame/step), fp32", kind="reference"),
         dict(name="streaming, levers off (NCHW, inline decode)", tuning=LEVERS_OFF),
         dict(name="+ channels_last", tuning={**LEVERS_OFF, "channels_last": True}),
-        dict(name="+ decode thread (prefetch 2)" + ("" if on_cuda else " = default"),
-             tuning={**LEVERS_OFF, "channels_last": True, "prefetch": 2}),
+        dict(name="+ decode thread (prefetch 2)" + default,
+             tuning={**LEVERS_OFF, "channels_last": True, "prefetch": 2} if on_cuda else {}),
     ]
     if on_cuda:
         rows += [
@@ -78,6 +97,10 @@ def variants(on_cuda: bool, batch_size: int, with_compile: bool, cpu_fp16: bool)
         rows.append(dict(name="default, fp16 backbone", tuning={}, precision="fp16"))
     rows.append(dict(name=f"default, batch {max(16, 2 * batch_size)}", tuning={},
                      batch_size=max(16, 2 * batch_size)))
+    rows += [
+        dict(name="default + zarr writes, float32 store", tuning={}, store="float32"),
+        dict(name="default + zarr writes, float16 store", tuning={}, store="float16"),
+    ]
     if with_compile:
         rows += [
             dict(name="default + torch.compile, fp32", tuning={"compile": True}),
@@ -87,13 +110,33 @@ def variants(on_cuda: bool, batch_size: int, with_compile: bool, cpu_fp16: bool)
         row.setdefault("kind", "streaming")
         row.setdefault("precision", "fp32")
         row.setdefault("batch_size", batch_size)
+        row.setdefault("store", None)
     return rows
 
 
-def error_reference(batch_size: int) -> dict:
-    """The fp32 default streaming run that every row's error is measured against."""
-    return dict(name="fp32 default (error reference)", kind="streaming", tuning={}, precision="fp32",
-                batch_size=batch_size)
+def is_error_reference(row: dict, batch_size: int) -> bool:
+    """The fp32 default streaming row, against which every row's error is measured."""
+    return (row["kind"] == "streaming" and row["tuning"] == {} and row["precision"] == "fp32"
+            and row["batch_size"] == batch_size and row["store"] is None)
+
+
+def memory_shortfall(row: dict, width: int, height: int, frames: int, device) -> str | None:
+    """Why ``row`` would not fit in host memory at this size, or None when it would (an estimate).
+
+    CPU only: there running out of memory means the kernel's OOM killer, which
+    may hit anything on the machine. On CUDA, running out is a clean error,
+    which the table reports as the row's failure.
+    """
+    if device.type != "cpu":
+        return None
+    frames_per_call = 16 if row["kind"] == "reference" else row["batch_size"]
+    need = BYTES_PER_PIXEL_CALL * width * height * frames_per_call
+    if row["kind"] == "reference":
+        need += frames * 3 * width * height * 4  # the resident float32 video
+    available = harness.available_host_bytes()
+    if need <= 0.8 * available:
+        return None
+    return f"skipped: needs about {need / 2**30:.0f} GiB, {available / 2**30:.0f} GiB available"
 
 
 def kept_indices(frames: int) -> list[int]:
@@ -113,12 +156,12 @@ def measure(variant: dict, video: str, width: int, height: int, frames: int, dev
     device = resolve_device(device)
     dtype = resolve_dtype(variant["precision"])
     batch_size = variant["batch_size"]
-    model = harness.build_untrained_model(device)
+    model = harness.build_recipe_model(device, RECIPE_SEED)
     keep = kept_indices(frames)
     slot_of = {index: slot for slot, index in enumerate(keep)}
     kept = np.ones((len(keep), height, width), np.float32)  # touched now: not part of the delta
     harness.sync(device)
-    rss_after_build = peak_rss_mib()
+    rss_after_build = harness.reset_peak_rss()
     memory = DeviceMemory(device)
     memory.start()
     setup_seconds = None
@@ -147,11 +190,29 @@ def measure(variant: dict, video: str, width: int, height: int, frames: int, dev
             setup_seconds = timer.seconds()
         timer = Timer()
         count = 0
-        for index, log_density in iter_log_density(model, read_frames(video), **options):
-            if index in slot_of:
-                kept[slot_of[index]] = log_density
-            count += 1
-        seconds = timer.seconds()
+
+        def maps():
+            nonlocal count
+            for index, log_density in iter_log_density(model, read_frames(video), **options):
+                if index in slot_of:
+                    kept[slot_of[index]] = log_density
+                count += 1
+                yield index, log_density
+
+        if variant["store"]:
+            from salience import store
+
+            store.write_frames(Path(maps_path).with_suffix(".zarr"), maps(), first=0, count=frames,
+                               height=height, width=width, attrs={}, dtype=variant["store"],
+                               threads=threads)
+            seconds = timer.seconds()
+            kept[:] = store.open_array(Path(maps_path).with_suffix(".zarr")).get_orthogonal_selection(
+                (keep, slice(None), slice(None)))  # the error of what was stored
+            shutil.rmtree(Path(maps_path).with_suffix(".zarr"))
+        else:
+            for _ in maps():
+                pass
+            seconds = timer.seconds()
         assert count == frames, (count, frames)
 
     device_peak, device_delta = memory.peak_mib()
@@ -210,10 +271,12 @@ def fixture_precision(device: str, threads: int | None, precisions: list[str]) -
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (default cpu)")
-    parser.add_argument("--sizes", default=None, help=f"WxH list (default {CPU_SIZES}; CUDA {CUDA_SIZES})")
-    parser.add_argument("--frames", type=int, default=None, help="video length T (default 32 CPU, 300 CUDA)")
+    parser.add_argument("--sizes", default=SIZES, help=f"WxH list (default {SIZES})")
+    parser.add_argument("--frames", type=int, default=None, help="video length T (default 20 CPU, 300 CUDA)")
+    parser.add_argument("--video", default=None,
+                        help="a real video to predict, scaled to each size (default: ffmpeg's testsrc2)")
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    parser.add_argument("--threads", type=int, default=None, help="torch (and zarr writer) threads per process")
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs per row: best frames/s, highest memory (a shared CPU is noisy)")
     parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
@@ -226,29 +289,45 @@ def main(argv=None) -> int:
 
     device = resolve_device(args.device)
     on_cuda = device.type == "cuda"
-    sizes = [harness.parse_size(s) for s in harness.parse_list(args.sizes or (CUDA_SIZES if on_cuda else CPU_SIZES))]
-    frames = args.frames or (300 if on_cuda else 32)
+    sizes = [harness.parse_size(s) for s in harness.parse_list(args.sizes)]
+    frames = args.frames or (300 if on_cuda else 20)
     if frames <= 16:
         parser.error("--frames must exceed 16 (the reference needs a full window)")
     rows = variants(on_cuda, args.batch_size, args.compile, args.cpu_fp16)
     if args.only:
         chosen = set(harness.parse_list(args.only, int))
-        rows = [row for number, row in enumerate(rows, 1) if number in chosen]
+        rows = [row for number, row in enumerate(rows, 1)
+                if number in chosen or is_error_reference(row, args.batch_size)]
+    if not any(is_error_reference(row, args.batch_size) for row in rows):
+        rows.insert(0, dict(name="fp32 default (error reference)", kind="streaming", tuning={}, precision="fp32",
+                            batch_size=args.batch_size, store=None, hidden=True))
+    for position, row in enumerate(rows):
+        row["position"] = position  # the table's order; the error reference runs first
+    rows.sort(key=lambda row: not is_error_reference(row, args.batch_size))
 
+    source = f"{args.video} scaled to each size" if args.video else "ffmpeg's testsrc2 pattern"
     print(f"# bench_speed on {device}: {harness.machine_line(device)}", flush=True)
-    print(f"# untrained DeepGaze MR (seeded), T={frames} frames of an H.264 testsrc2 video, "
-          f"decoding included; each row a fresh process", flush=True)
-    print(f"# frames/s: best of {args.repeats} run(s); memory: the highest", flush=True)
+    print(f"# DeepGaze MR, recipe weights (seed {RECIPE_SEED}); T={frames} frames of {source}, "
+          f"H.264; decoding included; each row a fresh process", flush=True)
+    print(f"# frames/s: best of {args.repeats} run(s); memory: the highest; errors vs the fp32 default "
+          f"row on frames 15..{frames - 1}", flush=True)
     if not on_cuda:
-        print("# CPU: small frame sizes stand in for 360p/720p/1080p; CUDA-only levers "
-              "(pinned memory, overlapped output, cudnn.benchmark, TF32) are not rows here", flush=True)
+        print("# CPU: the CUDA-only levers (pinned memory, overlapped output, cudnn.benchmark, TF32) "
+              "are not rows here", flush=True)
+    table = []
     with tempfile.TemporaryDirectory(prefix="bench_speed_") as scratch:
         scratch = Path(scratch)
         for width, height in sizes:
-            video = str(harness.encode_test_video(scratch / f"{width}x{height}.mp4", frames, width, height))
+            video = str(harness.prepare_video(scratch / f"{width}x{height}.mp4", frames, width, height,
+                                              source=args.video))
+            print(f"# {width}x{height}: decoding alone {decode_rate(video):.0f} frames/s", flush=True)
             measured = []
-            for number, row in enumerate([error_reference(args.batch_size), *rows]):
+            for number, row in enumerate(rows):
                 print(f"  {width}x{height}: {row['name']} ...", file=sys.stderr, flush=True)
+                shortfall = memory_shortfall(row, width, height, frames, device)
+                if shortfall:
+                    measured.append((row, shortfall))
+                    continue
                 maps_path = str(scratch / f"maps{number}.npy")
                 try:
                     result = harness.best_of(args.repeats, functools.partial(
@@ -259,24 +338,23 @@ def main(argv=None) -> int:
                 except RuntimeError as error:
                     if number == 0:
                         raise  # no error reference, no table
-                    print(f"    failed: {str(error).splitlines()[-1]}", file=sys.stderr, flush=True)
-                    result = None
+                    result = f"failed: {str(error).splitlines()[-1]}"
+                    print(f"    {result}", file=sys.stderr, flush=True)
                 measured.append((row, result))
             reference_maps = measured[0][1]["maps"]
-            table = []
-            for row, result in measured[1:]:
-                if result is None:
-                    table.append([row["name"], "failed", *[None] * 8])
+            for row, result in sorted(measured, key=lambda item: item[0]["position"]):
+                if row.get("hidden"):
                     continue
-                table.append([row["name"], result["fps"], result["setup_s"], result["device_peak"],
-                              result["rss_peak"], result["rss_delta"],
+                if isinstance(result, str):
+                    table.append([f"{width}x{height}", row["name"], result, *[None] * 7])
+                    continue
+                table.append([f"{width}x{height}", row["name"], result["fps"], result["setup_s"],
+                              result["device_peak"], result["rss_peak"], result["rss_delta"],
                               *errors(result["maps"], reference_maps)])
-            fp32 = measured[0][1]
-            print(f"\n## {width}x{height}, T={frames}, decoding alone {decode_rate(video):.0f} frames/s; "
-                  f"fp32 default streaming (the error reference): {fp32['fps']:.3g} frames/s\n")
-            print(harness.markdown_table(
-                ["variant", "frames/s", "setup s", "peak device MiB", "peak RSS MiB", "RSS delta MiB",
-                 "max abs err", "mean abs err", "min Pearson r"], table), flush=True)
+    print()
+    print(harness.markdown_table(
+        ["size", "variant", "frames/s", "setup s", "peak device MiB", "peak RSS MiB", "RSS delta MiB",
+         "max abs err", "mean abs err", "min Pearson r"], table), flush=True)
 
     if not args.skip_fixture:
         precisions = ["bf16", "fp16"] if (on_cuda or args.cpu_fp16) else ["bf16"]

@@ -38,6 +38,21 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak_rss() -> float:
+    """Restart the peak-RSS count at the current RSS (Linux ``clear_refs``); that level, MiB.
+
+    So that a transient before the measurement (building weights in float64)
+    does not hide the measurement's own peak. Where the kernel refuses, the
+    peak is left as it was.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        pass
+    return peak_rss_mib()
+
+
 def synthetic_frames(count: int, width: int, height: int, seed: int = 0):
     """``count`` H x W x 3 uint8 frames made one at a time (a noise image drifting right).
 
@@ -48,15 +63,28 @@ def synthetic_frames(count: int, width: int, height: int, seed: int = 0):
         yield np.roll(base, shift=3 * index, axis=1)
 
 
-def encode_test_video(path: Path, frames: int, width: int, height: int, fps: int = 25) -> Path:
-    """An H.264 file of ``frames`` frames (ffmpeg's testsrc2 pattern, with motion)."""
+def prepare_video(path: Path, frames: int, width: int, height: int, fps: int = 25,
+                  source: str | None = None) -> Path:
+    """An H.264 file of ``frames`` frames at ``width`` x ``height``.
+
+    From ``source`` (a real video, scaled; it must have enough frames), or
+    else ffmpeg's testsrc2 pattern (with motion).
+    """
     from salience.video import ffmpeg_exe
 
-    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}",
-            "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast",
+    if source:
+        inputs = ["-i", str(source), "-vf", f"scale={width}:{height}"]
+    else:
+        inputs = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
+    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *inputs,
+            "-frames:v", str(frames), "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
             "-pix_fmt", "yuv420p", str(path)]
     subprocess.run(args, check=True)
+    from salience.video import probe
+
+    made = probe(path).frame_count
+    if made != frames:
+        raise SystemExit(f"{source}: has {made} frames, the benchmark needs {frames} (--frames)")
     return path
 
 
@@ -65,6 +93,28 @@ def build_untrained_model(device):
     from salience.models import build_model
 
     return build_model("deepgaze_mr").to(device).eval()
+
+
+def build_recipe_model(device, seed: int):
+    """DeepGaze MR with the golden fixtures' recipe weights (tests/recipe.py), on ``device``."""
+    from salience.models import build_model
+
+    if str(REPO / "tests") not in sys.path:
+        sys.path.insert(0, str(REPO / "tests"))
+    from recipe import fill_with_recipe
+
+    model = build_model("deepgaze_mr")
+    fill_with_recipe(model, seed)
+    return model.to(device).eval()
+
+
+def available_host_bytes() -> int:
+    """MemAvailable of /proc/meminfo (what can be allocated without swapping)."""
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 def autocast_for(device, dtype):

@@ -101,7 +101,7 @@ _APPLIES_TO = {
 RESULT_CONFIG = {
     key: config[key]
     for key in ("model", "weights", "center_bias", "head", "precision", "chunk_frames",
-                "scale", "fixation_history")
+                "scale", "fixation_history", "store_dtype")
     if config["model"] in _APPLIES_TO.get(key, {config["model"]})
 }
 _NOT_APPLICABLE = {"head": "partial", "scale": 1.0, "fixation_history": "center"}

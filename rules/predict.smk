@@ -24,7 +24,9 @@ rule predict_chunk:
         probe="results/{video}/probe.json",
         weights=weights_record(),
     output:
-        directory("results/{video}/chunks/{chunk}.zarr"),
+        # temp: removed once saliency.zarr holds them (a second full copy of
+        # the maps otherwise); kept until then, so a stopped run resumes.
+        temp(directory("results/{video}/chunks/{chunk}.zarr")),
     params:
         start=lambda wc: chunk_of(wc).start,
         stop=lambda wc: chunk_of(wc).stop,
@@ -35,6 +37,7 @@ rule predict_chunk:
         precision=result_config("precision"),
         scale=result_config("scale"),
         fixation_history=result_config("fixation_history"),
+        store_dtype=result_config("store_dtype"),
     threads: config["threads"]
     resources:
         gpu=1,
@@ -56,6 +59,7 @@ rule predict_chunk:
         "--weights {params.weights:q} --center-bias {params.center_bias:q} "
         "--head {params.head} --precision {params.precision} "
         "--scale {params.scale} --fixation-history {params.fixation_history:q} "
+        "--store-dtype {params.store_dtype} "
         "--batch-size {resources.batch_size} --device {resources.device} "
         "--threads {threads} --offline > {log:q} 2>&1"
 
@@ -69,6 +73,7 @@ rule assemble_zarr:
         directory("results/{video}/saliency.zarr"),
     params:
         attrs=json.dumps(RESULT_CONFIG, sort_keys=True),
+        store_dtype=result_config("store_dtype"),
     conda:
         "../envs/salience.yaml"
     log:
@@ -76,4 +81,5 @@ rule assemble_zarr:
     shell:
         "python -m salience assemble {input.chunks:q} --probe {input.probe:q} "
         "--weights-record {input.weights:q} --attrs {params.attrs:q} "
+        "--store-dtype {params.store_dtype} "
         "--output {output:q} > {log:q} 2>&1"

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import zarr
 from videos import make_video
 
 from salience import store
@@ -82,6 +83,31 @@ def test_chunk_stores_assemble_to_the_sequential_result(model, video, sequential
     with pytest.raises(SalienceError, match="frame 15 is due"):  # a missing chunk
         store.assemble([paths[0], paths[2]], tmp_path / "gap.zarr", frame_count=FRAMES, attrs={})
     assert not (tmp_path / "gap.zarr").exists()
+
+
+@pytest.mark.parametrize("chunk_dtype", ["float16", "float32"])
+def test_float16_stores_round_to_nearest_and_stay_normalized(sequential, tmp_path, chunk_dtype):
+    """float16 storage: every value the nearest float16, every frame still passes the check."""
+    halves = [(0, 12), (12, FRAMES)]
+    paths = []
+    for first, stop in halves:
+        paths.append(tmp_path / f"{first}.zarr")
+        store.write_frames(paths[-1], ((i, sequential[i]) for i in range(first, stop)), first=first,
+                           count=stop - first, height=32, width=48, attrs={}, dtype=chunk_dtype, threads=3)
+    out = tmp_path / "saliency.zarr"
+    store.assemble(paths, out, frame_count=FRAMES, attrs={}, dtype="float16")
+    array = store.open_array(out)
+    assert array.dtype == np.float16 and zarr.open_group(str(out), mode="r").attrs["store_dtype"] == "float16"
+    np.testing.assert_array_equal(array[:], sequential.astype(np.float16))
+    error = np.abs(array[:].astype(np.float64) - sequential)
+    assert error.max() <= 2.0 ** -8 and error.max() > 0  # values near -7.3: float16's step there is 2**-7
+    for index, frame in enumerate(array[:]):
+        store.check_frame(frame, index, out)  # the 1e-3 normalization tolerance holds for float16
+
+    with pytest.raises(SalienceError, match="store dtype must be one of"):
+        store.write_frames(tmp_path / "x.zarr", iter([]), first=0, count=1, height=32, width=48, attrs={},
+                           dtype="float64")
+    assert not (tmp_path / "x.zarr").exists()
 
 
 def test_a_failed_write_leaves_no_store(tmp_path):

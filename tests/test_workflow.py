@@ -99,8 +99,9 @@ def test_every_output_is_complete(finished_run):
     assert [p.name for p in pngs] == [f"frame_{i:06d}.png" for i in range(FRAMES)]
     assert len(npys) == FRAMES
     np.testing.assert_array_equal(np.load(npys[17]), maps[17])
-    # no temporary leftovers anywhere
+    # no temporary leftovers anywhere, and no second copy of the maps
     assert not [p for p in finished_run.rglob("*partial*")]
+    assert not list((results / "chunks").glob("*.zarr"))
 
 
 def test_no_audio_in_source_gives_none_in_outputs(tmp_path):
@@ -115,7 +116,7 @@ def test_chunk_size_does_not_change_the_result(finished_run, tmp_path):
     shutil.copy(finished_run / "clip.mp4", tmp_path / "clip.mp4")
     write_config(tmp_path, chunk_frames=FRAMES, export={})
     snakemake(tmp_path, "--cores", "2", "results/clip/saliency.zarr")
-    assert len(list((tmp_path / "results" / "clip" / "chunks").glob("*.zarr"))) == 1
+    assert len(list((tmp_path / "logs" / "clip" / "predict_chunk").glob("*.log"))) == 1
     np.testing.assert_allclose(log_density(tmp_path), log_density(finished_run), atol=1e-5, rtol=0)
 
 
@@ -146,6 +147,10 @@ def test_reruns_follow_the_config(finished_run, tmp_path):
 
     write_config(workdir, chunk_frames=10)
     assert planned_jobs(workdir)["predict_chunk"] == 3
+
+    write_config(workdir, store_dtype="float16")  # chunks hold it too: prediction reruns
+    jobs = planned_jobs(workdir)
+    assert jobs["predict_chunk"] == 5 and jobs["assemble_zarr"] == 1
 
 
 def test_killed_run_resumes_and_keeps_finished_chunks(finished_run, tmp_path):
@@ -178,12 +183,11 @@ def test_killed_run_resumes_and_keeps_finished_chunks(finished_run, tmp_path):
     assert not (tmp_path / "results" / "clip" / "saliency.zarr").exists()
 
     snakemake(tmp_path, "--unlock")  # a SIGKILLed snakemake leaves its lock (README: resuming)
-    result = snakemake(tmp_path, "--cores", "2")
-    assert "predict_chunk" in result.stderr + result.stdout
-    kept = {p.name: p.stat().st_mtime_ns for p in chunks.glob("*.zarr") if p.name in finished}
-    assert kept == finished  # finished chunks were not recomputed
+    assert planned_jobs(tmp_path)["predict_chunk"] == 6 - len(finished)  # finished chunks are kept
+    snakemake(tmp_path, "--cores", "2")
     np.testing.assert_allclose(log_density(tmp_path), log_density(finished_run), atol=1e-5, rtol=0)
     assert not [p for p in tmp_path.rglob("*partial*")]
+    assert not list(chunks.glob("*.zarr"))  # temporary: gone once saliency.zarr holds them
 
 
 def expect_early_failure(workdir: Path, *needles: str) -> None:
@@ -241,19 +245,21 @@ def test_weights_record_and_cli_steps_by_hand(finished_run):
     assert probe["frame_count"] == FRAMES and probe["has_audio"] and probe["frame_count_verified"]
 
 
-@pytest.mark.parametrize("model", ["deepgaze_iie", "deepgaze_iii"])
-def test_image_models_run_through_the_workflow(tmp_path, model):
+@pytest.mark.parametrize("model, store_dtype", [("deepgaze_iie", "float16"), ("deepgaze_iii", "float32")])
+def test_image_models_run_through_the_workflow(tmp_path, model, store_dtype):
     make_video(tmp_path / "clip.mp4", frames=4, size="128x96", audio=True)
-    write_config(tmp_path, model=model, chunk_frames=2, export={"npy": True})
+    write_config(tmp_path, model=model, chunk_frames=2, export={"npy": True}, store_dtype=store_dtype)
     jobs = planned_jobs(tmp_path)
     assert jobs["predict_chunk"] == 2  # per-frame models: chunks without warm-up overlap
-    snakemake(tmp_path, "--cores", "2")
+    snakemake(tmp_path, "--cores", "2", "--notemp")  # --notemp keeps the chunk stores to inspect
     group = zarr.open_group(str(tmp_path / "results" / "clip" / "saliency.zarr"), mode="r")
     maps = group["log_density"][:]
     assert maps.shape == (4, 96, 128) and np.isfinite(maps).all()
-    np.testing.assert_allclose(np.log(np.exp(maps.astype(np.float64)).sum(axis=(1, 2))), 0, atol=1e-4)
+    assert maps.dtype == np.dtype(store_dtype) and group.attrs["store_dtype"] == store_dtype
+    normalization = np.log(np.exp(maps.astype(np.float64)).sum(axis=(1, 2)))
+    np.testing.assert_allclose(normalization, 0, atol=1e-4 if store_dtype == "float32" else 1e-3)
     assert group.attrs["model"] == model and "head" not in group.attrs
     chunk = zarr.open_group(str(tmp_path / "results" / "clip" / "chunks" / "0000002-0000004.zarr"), mode="r")
-    assert chunk["log_density"].shape == (2, 96, 128)
+    assert chunk["log_density"].shape == (2, 96, 128) and chunk["log_density"].dtype == np.dtype(store_dtype)
     for name in ("heatmap.mp4", "overlay.mp4"):
         assert "h264" in stream_info(tmp_path / "results" / "clip" / name)

@@ -152,7 +152,8 @@ def cmd_predict(args) -> None:
         "scale": args.scale, "fixation_history": args.fixation_history,
     }
     store.write_frames(args.output, frames, first=start, count=stop - start,
-                       height=info.height, width=info.width, attrs=attrs, on_frame=progress.update)
+                       height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
+                       threads=args.threads, on_frame=progress.update)
 
 
 # --- assemble --------------------------------------------------------------------
@@ -170,7 +171,7 @@ def cmd_assemble(args) -> None:
         attrs["weights_files"] = record["files"]
     nan_head = TEMPORAL_WINDOW.get(attrs.get("model"), 1) - 1 if attrs.get("head") == "skip" else 0
     store.assemble(args.chunks, args.output, frame_count=info["frame_count"], attrs=attrs,
-                   allow_nan_before=nan_head)
+                   allow_nan_before=nan_head, dtype=args.store_dtype)
 
 
 # --- render / export ---------------------------------------------------------------
@@ -190,6 +191,13 @@ def cmd_export(args) -> None:
 
     export_frames(args.store, png_dir=args.png_dir, npy_dir=args.npy_dir,
                   cmap=args.colormap, normalization=args.normalization)
+
+
+def store_dtype_option(p) -> None:
+    from .store import STORE_DTYPES
+
+    p.add_argument("--store-dtype", choices=STORE_DTYPES, default="float32",
+                   help="dtype of the stored log-densities (float16: 4x smaller, within 0.008)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,12 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--precision", choices=list(PRECISIONS), default="fp32")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for torch and for compressing the store (default: torch's choice)")
     p.add_argument("--fixation-history", default="center",
                    help="DeepGaze III: 'center' or a CSV of frame,x,y (gaze per frame)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="IIE/III: resize frames by this factor for the model (1.0: full resolution)")
     p.add_argument("--offline", action="store_true", help="never download; the cache must hold the files")
+    store_dtype_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = steps.add_parser("assemble", help="join chunk stores into one store")
@@ -240,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--weights-record", help="JSON written by the download step")
     p.add_argument("--attrs", help="JSON object of extra attributes (the config that shaped the result)")
+    store_dtype_option(p)
     p.set_defaults(func=cmd_assemble)
 
     def rendering_options(p):

@@ -1,0 +1,72 @@
+"""The benchmark scripts run, and their tables say what they must (tiny sizes: seconds, not figures)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def table_rows(stdout: str, first_header: str) -> list[dict[str, str]]:
+    """The markdown table of ``stdout`` whose first column is ``first_header``, as dicts."""
+    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    start = next(i for i, line in enumerate(lines) if line.split("|")[1].strip() == first_header)
+    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells == header or len(cells) != len(header):
+            break
+        rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def run(script: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_bench_speed_table_compares_every_row_with_fp32():
+    out = run("bench_speed.py", "--sizes", "48x32", "--frames", "18", "--only", "1,4,5",
+              "--skip-fixture")
+    rows = {row["variant"]: row for row in table_rows(out, "size")}
+    reference = rows["reference strategy (whole video, 1 frame/step), fp32"]
+    default = rows["+ decode thread (prefetch 2) = default"]
+    bf16 = rows["default, bf16 backbone"]
+    assert all(float(row["frames/s"]) > 0 for row in rows.values())
+    # The reference strategy gives the streaming maps from frame 15 on; bf16 deviates, a little.
+    assert float(reference["max abs err"]) < 1e-5 and float(default["max abs err"]) == 0
+    assert 0 < float(bf16["max abs err"]) < 5e-2 and float(bf16["min Pearson r"]) > 0.999
+
+
+def test_bench_speed_skips_what_would_not_fit_in_memory(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import bench_speed
+    import harness
+    import torch
+
+    monkeypatch.setattr(harness, "available_host_bytes", lambda: 24 * 2**30)  # CI's machine
+    rows = bench_speed.variants(on_cuda=False, batch_size=4, with_compile=False, cpu_fp16=False)
+    reference, default = rows[0], rows[3]
+    cpu = torch.device("cpu")
+    # 1080p: the reference's first 16-frame batch is its out-of-memory failure; 4 frames fit.
+    assert "skipped: needs about" in bench_speed.memory_shortfall(reference, 1920, 1080, 20, cpu)
+    assert bench_speed.memory_shortfall(default, 1920, 1080, 20, cpu) is None
+    assert bench_speed.memory_shortfall(reference, 1280, 720, 20, cpu) is None
+
+
+def test_bench_store_float16_rounds_within_half_a_step():
+    out = run("bench_store.py", "--sizes", "64x32", "--frames", "4", "--threads", "2", "--repeats", "1")
+    rows = table_rows(out, "size")
+    assert [(row["dtype"], row["codec"]) for row in rows] == [
+        ("float32", "blosc lz4 bitshuffle"), ("float16", "zstd level 3"), ("float32", "zstd level 3")]
+    errors = {(row["dtype"], row["codec"]): float(row["max abs err"]) for row in rows}
+    assert errors[("float32", "blosc lz4 bitshuffle")] == 0 and errors[("float32", "zstd level 3")] == 0
+    assert 0 < errors[("float16", "zstd level 3")] <= 2.0 ** -7  # values above -32: step 2**-6 at most
