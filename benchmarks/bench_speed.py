@@ -2,7 +2,7 @@
 
     python benchmarks/bench_speed.py                   # CPU: 360p, 720p, 1080p, T=20 (about 20 min)
     python benchmarks/bench_speed.py --device cuda     # T=300
-    python benchmarks/bench_speed.py --video real.mp4  # a real video (scaled to each size)
+    python benchmarks/bench_speed.py --video real.mp4  # a real video (scaled, looped to T)
     python benchmarks/bench_speed.py --compile         # adds torch.compile rows
 
 Rows (each in a fresh process, all predicting the same encoded H.264 video,
@@ -274,7 +274,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default=SIZES, help=f"WxH list (default {SIZES})")
     parser.add_argument("--frames", type=int, default=None, help="video length T (default 20 CPU, 300 CUDA)")
     parser.add_argument("--video", default=None,
-                        help="a real video to predict, scaled to each size (default: ffmpeg's testsrc2)")
+                        help="a real video to predict, scaled to each size, looped if shorter than T "
+                             "(default: ffmpeg's testsrc2)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None, help="torch (and zarr writer) threads per process")
     parser.add_argument("--repeats", type=int, default=1,

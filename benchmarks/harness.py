@@ -67,13 +67,13 @@ def prepare_video(path: Path, frames: int, width: int, height: int, fps: int = 2
                   source: str | None = None) -> Path:
     """An H.264 file of ``frames`` frames at ``width`` x ``height``.
 
-    From ``source`` (a real video, scaled; it must have enough frames), or
+    From ``source`` (a real video, scaled, looped when it is shorter), or
     else ffmpeg's testsrc2 pattern (with motion).
     """
     from salience.video import ffmpeg_exe
 
     if source:
-        inputs = ["-i", str(source), "-vf", f"scale={width}:{height}"]
+        inputs = ["-stream_loop", "-1", "-i", str(source), "-vf", f"scale={width}:{height}"]
     else:
         inputs = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
     args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *inputs,
@@ -84,7 +84,7 @@ def prepare_video(path: Path, frames: int, width: int, height: int, fps: int = 2
 
     made = probe(path).frame_count
     if made != frames:
-        raise SystemExit(f"{source}: has {made} frames, the benchmark needs {frames} (--frames)")
+        raise SystemExit(f"{path}: ffmpeg made {made} frames, not {frames}")
     return path
 
 
