@@ -146,3 +146,15 @@ def test_a_frame_of_the_wrong_size_is_refused_not_cropped(tmp_path):
     with pytest.raises(SalienceError, match=r"frame 1 is \(5, 5\)"):
         store.write_frames(tmp_path / "c.zarr", iter(frames), first=0, count=2, height=4, width=4, attrs={})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_text_write_keeps_the_old_file_and_leaves_nothing(tmp_path):
+    from salience.atomic import write_text
+
+    target = tmp_path / "probe.json"
+    write_text(target, "old\n")
+    with pytest.raises(TypeError):
+        write_text(target, None)  # fails inside the write
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["probe.json"]
+    write_text(target, "new\n")
+    assert target.read_text() == "new\n" and len(list(tmp_path.iterdir())) == 1

@@ -26,11 +26,9 @@ log = logging.getLogger("salience")
 
 
 def _write_json_atomically(path: str | Path, data: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, path)
+    from .atomic import write_text
+
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 # --- probe -------------------------------------------------------------------

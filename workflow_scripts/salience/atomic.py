@@ -26,6 +26,21 @@ def unused_sibling(directory: str, name: str, suffix: str) -> str:
             return candidate
 
 
+def write_text(path, text: str) -> None:
+    """Write a small text file (JSON, a checksum record) whole or not at all."""
+    parent, name = os.path.split(os.path.abspath(os.fspath(path)))
+    os.makedirs(parent, exist_ok=True)
+    temp = unused_sibling(parent, name, ".partial")
+    try:
+        with open(temp, "w") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.lexists(temp):
+            os.unlink(temp)
+        raise
+
+
 class StagedDir:
     """A directory filled under a hidden temporary name, renamed into place when complete.
 

@@ -10,11 +10,11 @@ import glob
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_text
 from .errors import ConfigError, VideoError
 from .video import VideoInfo, probe
 
@@ -81,10 +81,7 @@ def probe_cached(path: str | Path, cache_dir: str | Path) -> VideoInfo:
     except (OSError, ValueError, TypeError, KeyError):
         pass  # not cached yet, or unreadable: probe again
     info = probe(path)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    partial = record.with_name(f".{record.name}.{os.getpid()}")
-    partial.write_text(json.dumps(info.to_dict()))
-    os.replace(partial, record)
+    write_text(record, json.dumps(info.to_dict()))
     return info
 
 

@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_text
 from .errors import WeightsError
 
 
@@ -133,7 +134,7 @@ def fetch(key: str, *, download: bool | None = None, progress: bool = True) -> P
             f"no official file named {key!r}; known: {', '.join(sorted(OFFICIAL_FILES))}"
         ) from None
     target = cache_dir() / weight_file.filename
-    record = target.with_name(target.name + ".sha256")
+    record = _sha256_record(target)
     if download is None:
         download = downloads_allowed()
     if target.exists():
@@ -147,8 +148,7 @@ def fetch(key: str, *, download: bool | None = None, progress: bool = True) -> P
                     + _by_hand_hint(weight_file, target)
                 )
         else:  # placed by hand: check what is published, then record it
-            sha256 = _check_published_ids(weight_file, target)
-            record.write_text(f"{sha256}  {target.name}\n")
+            _record_sha256(target, _check_published_ids(weight_file, target))
         return target
     if not download:
         raise WeightsError(
@@ -179,10 +179,18 @@ def _download(weight_file: WeightFile, target: Path, *, progress: bool) -> None:
             ) from error
         sha256 = _check_published_ids(weight_file, partial)
         os.replace(partial, target)  # atomic: no half-written checkpoint in the cache
-        record = target.with_name(target.name + ".sha256")
-        record.write_text(f"{sha256}  {target.name}\n")
+        _record_sha256(target, sha256)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _sha256_record(target: Path) -> Path:
+    """``<file>.sha256`` beside a cached file (sha256sum's format), checked on every later load."""
+    return target.with_name(target.name + ".sha256")
+
+
+def _record_sha256(target: Path, sha256: str) -> None:
+    write_text(_sha256_record(target), f"{sha256}  {target.name}\n")
 
 
 def _copy_with_progress(source, destination, total, label, progress):
