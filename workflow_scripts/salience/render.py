@@ -1,7 +1,8 @@
 """Heatmap and overlay videos from a store of per-frame log-densities.
 
 The store is a zarr v3 group with an array ``log_density`` of shape (T, H, W),
-float32, one chunk per frame, each frame a log-density (its logsumexp is 0).
+float32 or float16 (read as float32 here), one chunk per frame, each frame a
+log-density (its logsumexp is 0).
 Everything here streams: one frame of the store and one frame of the source
 video are in memory at a time, never the whole video.
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import torchvision
 
 from ..weights import WeightFile, register
@@ -95,15 +94,6 @@ class DeepGazeIII(FrameByFrame, DeepGazeMixture):
             downsample=2,
             readout_factor=4,
         )
-
-    def forward(
-        self,
-        images: torch.Tensor,
-        centerbias: torch.Tensor,
-        x_hist: torch.Tensor | None = None,
-        y_hist: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return super().forward(images, centerbias, x_hist, y_hist)
 
 
 def deepgaze_iii(
