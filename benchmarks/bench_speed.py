@@ -202,13 +202,13 @@ def measure(variant: dict, video: str, width: int, height: int, frames: int, dev
         if variant["store"]:
             from salience import store
 
-            store.write_frames(Path(maps_path).with_suffix(".zarr"), maps(), first=0, count=frames,
-                               height=height, width=width, attrs={}, dtype=variant["store"],
-                               threads=threads)
+            store_path = Path(maps_path).with_suffix(".zarr")
+            store.write_frames(store_path, maps(), first=0, count=frames, height=height, width=width,
+                               attrs={}, dtype=variant["store"], threads=threads)
             seconds = timer.seconds()
-            kept[:] = store.open_array(Path(maps_path).with_suffix(".zarr")).get_orthogonal_selection(
+            kept[:] = store.open_array(store_path).get_orthogonal_selection(
                 (keep, slice(None), slice(None)))  # the error of what was stored
-            shutil.rmtree(Path(maps_path).with_suffix(".zarr"))
+            shutil.rmtree(store_path)
         else:
             for _ in maps():
                 pass
@@ -299,9 +299,6 @@ def main(argv=None) -> int:
         chosen = set(harness.parse_list(args.only, int))
         rows = [row for number, row in enumerate(rows, 1)
                 if number in chosen or is_error_reference(row, args.batch_size)]
-    if not any(is_error_reference(row, args.batch_size) for row in rows):
-        rows.insert(0, dict(name="fp32 default (error reference)", kind="streaming", tuning={}, precision="fp32",
-                            batch_size=args.batch_size, store=None, hidden=True))
     for position, row in enumerate(rows):
         row["position"] = position  # the table's order; the error reference runs first
     rows.sort(key=lambda row: not is_error_reference(row, args.batch_size))
@@ -344,8 +341,6 @@ def main(argv=None) -> int:
                 measured.append((row, result))
             reference_maps = measured[0][1]["maps"]
             for row, result in sorted(measured, key=lambda item: item[0]["position"]):
-                if row.get("hidden"):
-                    continue
                 if isinstance(result, str):
                     table.append([f"{width}x{height}", row["name"], result, *[None] * 7])
                     continue

@@ -72,6 +72,7 @@ def main(argv=None) -> int:
     from salience import store
 
     CHOSEN = dict(store.COMPRESSORS)
+    store.WRITE_THREADS = 1  # the floor of writer threads: here ``--threads`` alone decides
 
     print(f"# bench_store: {harness.machine_line(torch.device('cpu'))}")
     print(f"# {args.frames} frames per write, best of {args.repeats}; size on disk by du -sb\n")
@@ -83,7 +84,6 @@ def main(argv=None) -> int:
                 # "zstd": zarr's default codec, which float32 stores used before
                 store.COMPRESSORS = {**CHOSEN, "float32": [ZstdCodec(level=3)]} if codec == "zstd" else CHOSEN
                 for threads in harness.parse_list(args.threads, int):
-                    store.WRITE_THREADS = 1  # the minimum; ``threads`` decides
                     best = 0.0
                     for _ in range(args.repeats):
                         target = Path(scratch) / f"{width}x{height}-{dtype}-{threads}.zarr"
