@@ -294,6 +294,8 @@ def main(argv=None) -> int:
     frames = args.frames or (300 if on_cuda else 20)
     if frames <= 16:
         parser.error("--frames must exceed 16 (the reference needs a full window)")
+    if args.video and not Path(args.video).is_file():
+        parser.error(f"--video {args.video}: no such file")
     rows = variants(on_cuda, args.batch_size, args.compile, args.cpu_fp16)
     if args.only:
         chosen = set(harness.parse_list(args.only, int))
