@@ -139,6 +139,9 @@ def _workdir(base: Path, video: Path) -> Path:
         f"chunk_frames: {CHUNK}\n"
         f"batch_size: {BATCH}\n"
         "threads: 2\n"
+        # The test node's GPUs are fakes: a job given a GPU it cannot use
+        # fails at once (salience.device), so these jobs ask for the CPU.
+        "device: cpu\n"
     )
     return base
 
@@ -326,7 +329,7 @@ def test_every_chunk_is_its_own_gpu_job(slurm_run):
 
 
 def test_jobs_saw_their_gpu(slurm_run):
-    """Slurm's GPU pick reaches the job (CUDA_VISIBLE_DEVICES), which falls back to CPU here."""
+    """Slurm's GPU pick reaches the job (CUDA_VISIBLE_DEVICES), which is told to use the CPU here."""
     for chunk in CHUNKS:
         text = (slurm_run.workdir / "logs" / "clip" / "predict_chunk" / f"{chunk}.log").read_text()
         assert re.search(r"CUDA_VISIBLE_DEVICES=\d", text), f"{chunk}: {text[-800:]}"

@@ -6,6 +6,7 @@
     python -m salience assemble CHUNK... --probe probe.json --output saliency.zarr
     python -m salience render STORE VIDEO --heatmap heatmap.mp4 --overlay overlay.mp4
     python -m salience export STORE [--png-dir DIR] [--npy-dir DIR]
+    python -m salience doctor [--device cuda]
 
 The Snakemake rules call these; ``python -m salience STEP --help`` lists the
 options. Bad input ends with one line naming the problem (exit code 2).
@@ -119,16 +120,19 @@ def configure_per_frame_model(model, scale: float, fixation_history: str) -> Non
 
 
 def cmd_predict(args) -> None:
+    import torch
+
     from . import store
+    from .device import out_of_memory_message, resolve_device
     from .models import build_model
     from .predict import Progress, predict_range
     from .video import probe
 
+    # First: a job given a GPU that it cannot use stops here, in seconds.
+    device = resolve_device(args.device)
     if args.offline:
         os.environ["SALIENCE_OFFLINE"] = "1"  # compute nodes: the cache must have the files
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     info = probe(args.video, verify=False)
     start = args.start
@@ -141,7 +145,7 @@ def cmd_predict(args) -> None:
     frames = predict_range(
         model, args.video, start, stop,
         center_bias=load_center_bias(args.center_bias), head=args.head,
-        batch_size=args.batch_size, device=args.device, dtype=args.precision,
+        batch_size=args.batch_size, device=device, dtype=args.precision,
     )
     attrs = {
         "model": args.model, "weights": args.weights, "head": args.head,
@@ -149,9 +153,13 @@ def cmd_predict(args) -> None:
         "start": start, "stop": stop, "fps": info.fps, "source": str(args.video),
         "scale": args.scale, "fixation_history": args.fixation_history,
     }
-    store.write_frames(args.output, frames, first=start, count=stop - start,
-                       height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
-                       threads=args.threads, on_frame=progress.update)
+    try:
+        store.write_frames(args.output, frames, first=start, count=stop - start,
+                           height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
+                           threads=args.threads, on_frame=progress.update)
+    except torch.cuda.OutOfMemoryError:
+        # write_frames removed its half-written store on the way out.
+        raise SalienceError(out_of_memory_message(device, args.batch_size, info.width, info.height)) from None
 
 
 # --- assemble --------------------------------------------------------------------
@@ -189,6 +197,17 @@ def cmd_export(args) -> None:
 
     export_frames(args.store, png_dir=args.png_dir, npy_dir=args.npy_dir,
                   cmap=args.colormap, normalization=args.normalization)
+
+
+# --- doctor ---------------------------------------------------------------------
+
+def cmd_doctor(args) -> None:
+    from .device import doctor
+
+    lines, ok = doctor(args.device)
+    print("\n".join(lines), flush=True)
+    if not ok:
+        raise SystemExit(2)
 
 
 def store_dtype_option(p) -> None:
@@ -272,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npy-dir")
     rendering_options(p)
     p.set_defaults(func=cmd_export)
+
+    p = steps.add_parser("doctor", help="can torch use this machine's GPUs? (diagnosis + a tiny forward pass)")
+    p.add_argument("--device", default="auto", help="the device a prediction would ask for (default auto)")
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

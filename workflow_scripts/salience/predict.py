@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import queue
 import threading
 import time
@@ -37,61 +36,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .device import claim_free_gpu, resolve_device  # noqa: F401 - where callers found them
+
 log = logging.getLogger(__name__)
 
 HEAD_POLICIES = ("partial", "pad", "skip")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto": a GPU torch sees, else the CPU (with a warning).
-
-    Under SLURM a job sees only the GPU it was given. On a workstation with
-    several GPUs, jobs running side by side each claim a different one
-    through a lock file (see :func:`claim_free_gpu`).
-    """
-    if device is None or str(device) == "auto":
-        if not torch.cuda.is_available():
-            log.warning("no GPU visible (CUDA_VISIBLE_DEVICES=%s): predicting on the CPU, "
-                        "which is 50-100x slower", os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
-            return torch.device("cpu")
-        count = torch.cuda.device_count()
-        return torch.device("cuda", claim_free_gpu(count) if count > 1 else 0)
-    return torch.device(device)
-
-
-_CLAIMED_GPU = {}  # index -> open lock file, held for the life of the process
-
-
-def claim_free_gpu(count: int, wait_s: float = 600.0) -> int:
-    """Index of a GPU no other salience process on this machine holds.
-
-    Each GPU has a lock file (``$SALIENCE_GPU_LOCKS``, default
-    ``/tmp/salience-gpu-locks``); the kernel releases a lock when its process
-    ends, so a killed job frees its GPU. Waits up to ``wait_s`` for a free one.
-    """
-    if _CLAIMED_GPU:
-        return next(iter(_CLAIMED_GPU))
-    import fcntl
-
-    folder = Path(os.environ.get("SALIENCE_GPU_LOCKS", "/tmp/salience-gpu-locks"))
-    folder.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_s
-    while True:
-        for index in range(count):
-            handle = open(folder / f"gpu{index}.lock", "a")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            _CLAIMED_GPU[index] = handle
-            log.info("using GPU %d of %d (lock %s)", index, count, handle.name)
-            return index
-        if time.monotonic() > deadline:
-            log.warning("all %d GPUs are held by other jobs; sharing GPU 0", count)
-            return 0
-        time.sleep(2.0)
 
 
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
