@@ -30,7 +30,11 @@ device; model: prediction from frames in memory, less the transfer; write:
 the maps into a zarr store); and for DeepGaze MR the frames/s as a share of
 the arithmetic ceiling: ``--peak-tflops`` (default: 790 on an H100/H200,
 dense bf16) over VGG19's features, about 717 GFLOP per 720p frame, scaled
-by pixels (so about 1,100 frames/s at 720p on an H100).
+by pixels (so about 1,100 frames/s at 720p on an H100); the largest
+absolute log-density difference from the fp32 streaming row at batch 4 on
+a few frames from 15 on (where the reference and the authors' code have
+maps): about 1e-6 for the fp32 rows of the reference and the authors' code
+shows that they compute the same maps.
 
 A row that fails (out of GPU memory at 4K and batch 16, say) says so in one
 cell and the table goes on. The model is DeepGaze MR with the fixtures'
@@ -63,12 +67,14 @@ PRECISIONS = "fp32,bf16"
 BATCHES = "1,4,16"
 STAGE_BATCH = 4  # the rows whose stages are also timed alone
 STAGE_FRAMES = 32  # frames held in memory for the stage timings
+KEPT_MAPS = 4  # maps kept per row (frames 15..T-1, evenly spread) for the error column
 RECIPE_SEED = 1
 VGG19_GFLOP_720P = 717.0  # VGG19 conv features of one 1280x720 frame (2 FLOP per multiply-add)
 PEAK_BF16_TFLOPS = {"H100": 790.0, "H200": 790.0}  # dense bf16, as measured on the lent machines
 TINY = dict(sizes="64x48", per_frame_size="128x96", frames=18, batches="1,4", device="cpu")
 COLUMNS = ["model", "size", "variant", "precision", "batch", "frames/s", "vs reference", "vs authors",
-           "peak GPU MiB", "peak RSS MiB", "decode %", "transfer %", "model %", "write %", "% of ceiling"]
+           "peak GPU MiB", "peak RSS MiB", "decode %", "transfer %", "model %", "write %", "% of ceiling",
+           "max abs err"]
 
 
 def plan_rows(sizes, per_frame_size, precisions, batches, authors: bool, per_frame: bool) -> list[dict]:
@@ -127,6 +133,18 @@ def write_maps(maps, path: Path, first: int, count: int, height: int, width: int
                        threads=threads)
 
 
+def kept_indices(frames: int) -> list[int]:
+    return sorted({int(i) for i in np.linspace(15, frames - 1, KEPT_MAPS)})
+
+
+def keeping(maps, kept: dict):
+    """Pass ``(index, map)`` pairs through, keeping a copy of those at ``kept``'s keys."""
+    for index, log_density in maps:
+        if index in kept:
+            kept[index] = np.array(log_density, np.float32)
+        yield index, log_density
+
+
 def measure_row(row: dict, video: str, frames: int, device: str, threads, authors_dir, scratch: str) -> dict:
     """One row, in its own process: frames/s end to end, peak memory, stage times."""
     import torch
@@ -144,14 +162,15 @@ def measure_row(row: dict, video: str, frames: int, device: str, threads, author
     memory = DeviceMemory(device)
     memory.start()
     stages = None
+    kept = dict.fromkeys(kept_indices(frames))
 
     if row["kind"] == "streaming":
         options = dict(batch_size=row["batch"], device=device, dtype=dtype)
         for _ in iter_log_density(model, read_frames(video, 0, row["batch"]), **options):
             pass  # warm-up: cuDNN's kernel search for this size
         timer = Timer()
-        write_maps(iter_log_density(model, read_frames(video), **options), store_path, 0, frames,
-                   height, width, threads)
+        write_maps(keeping(iter_log_density(model, read_frames(video), **options), kept), store_path, 0,
+                   frames, height, width, threads)
         seconds = timer.seconds()
         if row["batch"] == STAGE_BATCH:
             stages = stage_seconds(model, video, frames, device, options, scratch, threads)
@@ -169,13 +188,15 @@ def measure_row(row: dict, video: str, frames: int, device: str, threads, author
             maps = harness.reference_strategy(model, clip, log_cb, dtype)
         else:
             maps = authors_maps(model, clip, log_cb.exp(), dtype)
-        write_maps(maps, store_path, 15, frames - 15, height, width, threads)
+        write_maps(keeping(maps, kept), store_path, 15, frames - 15, height, width, threads)
         seconds = timer.seconds()
         del clip
     shutil.rmtree(store_path, ignore_errors=True)
     device_peak, _ = memory.peak_mib()
+    maps_path = store_path.with_suffix(".npy")
+    np.save(maps_path, np.stack([kept[index] for index in sorted(kept)]))
     return {"fps": frames / seconds, "device_peak": device_peak, "rss_peak": peak_rss_mib(),
-            "stages": stages}
+            "stages": stages, "maps": str(maps_path)}
 
 
 def authors_maps(model, clip, center_bias, dtype):
@@ -246,7 +267,20 @@ def ceiling_fps(size: str, tflops: float) -> float:
     return tflops * 1e3 / gflop
 
 
+def is_error_reference(row: dict) -> bool:
+    """The fp32 streaming row at the stage batch size: every row's error is against it."""
+    return row["kind"] == "streaming" and row["precision"] == "fp32" and row["batch"] == STAGE_BATCH
+
+
 def table_rows(measured: list[tuple[dict, dict | str]], tflops: float | None) -> list[list]:
+    """The table's cells; reads each row's kept maps (call while the scratch folder exists)."""
+    def error_of(row, result):
+        reference = next((r for other, r in measured if is_error_reference(other) and isinstance(r, dict)
+                          and other["model"] == row["model"] and other["size"] == row["size"]), None)
+        if reference is None:
+            return None
+        return float(np.abs(np.load(result["maps"]).astype(np.float64) - np.load(reference["maps"])).max())
+
     def fps_of(kind, row):
         for other, result in measured:
             if (other["kind"] == kind and other["size"] == row["size"] and other["model"] == row["model"]
@@ -273,7 +307,7 @@ def table_rows(measured: list[tuple[dict, dict | str]], tflops: float | None) ->
             result["fps"],
             result["fps"] / reference if reference and row["kind"] != "reference" else None,
             result["fps"] / authors if authors and row["kind"] != "authors" else None,
-            result["device_peak"], result["rss_peak"], *shares, ceiling])
+            result["device_peak"], result["rss_peak"], *shares, ceiling, error_of(row, result)])
     return table
 
 
@@ -364,8 +398,9 @@ def main(argv=None) -> int:
                 result = "failed: " + ("out of memory" if "OutOfMemoryError" in str(error) else last[:120])
                 print(f"    {result}", file=sys.stderr, flush=True)
             measured.append((row, result))
+        table = table_rows(measured, tflops)
     print()
-    print(harness.markdown_table(COLUMNS, table_rows(measured, tflops)), flush=True)
+    print(harness.markdown_table(COLUMNS, table), flush=True)
     print()
     for line in summary(measured, tflops):
         print(line)

@@ -33,7 +33,7 @@ def test_the_table_has_every_row_and_column(tiny_run):
     rows = table_rows(tiny_run, "model")
     assert list(rows[0]) == ["model", "size", "variant", "precision", "batch", "frames/s", "vs reference",
                              "vs authors", "peak GPU MiB", "peak RSS MiB", "decode %", "transfer %",
-                             "model %", "write %", "% of ceiling"]
+                             "model %", "write %", "% of ceiling", "max abs err"]
     kinds = {(r["model"], r["variant"], r["precision"], r["batch"]) for r in rows}
     for precision in ("fp32", "bf16"):
         assert ("deepgaze_mr", "reference strategy (re-implemented)", precision, "-") in kinds
@@ -46,6 +46,11 @@ def test_the_table_has_every_row_and_column(tiny_run):
         assert float(row["peak RSS MiB"]) > 0 and row["peak GPU MiB"] == "-"  # CPU: no GPU memory
         if row["model"] == "deepgaze_mr" and row["variant"].startswith("streaming"):
             assert float(row["vs reference"]) > 0  # compared in the same run
+        error = float(row["max abs err"])  # against the fp32 streaming row, batch 4
+        if row["precision"] == "fp32":
+            assert error < 1e-4, row  # the reference computes the same maps; batch size changes nothing
+        else:
+            assert 0 < error < 5e-2, row  # bf16 deviates, a little
         if row["batch"] == "4":  # stage shares: each stage timed alone, they add up
             shares = [float(row[k]) for k in ("decode %", "transfer %", "model %", "write %")]
             assert all(s >= 0 for s in shares) and abs(sum(shares) - 100) < 0.5, row
