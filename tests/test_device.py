@@ -243,3 +243,24 @@ def test_doctor_in_a_gpu_job_that_cannot_use_its_gpu_says_why(fake_cuda):
     assert not ok and lines[-1].startswith("verdict: NOT OK")
     assert any("fails: this job was given a GPU" in line and "sm_60" in line for line in lines)
     assert any(line.startswith("forward pass on cpu: ok") for line in lines)
+
+
+# --------------------------------------------------------------------------- the user's path, unfaked
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a usable GPU")
+@pytest.mark.parametrize("device, env", [
+    ("cuda", {}),  # the config asks for a GPU (the workstation profile does)
+    ("auto", {"SLURM_JOB_ID": "42", "CUDA_VISIBLE_DEVICES": "0"}),  # Slurm gave the job one
+])
+def test_a_prediction_given_a_gpu_it_cannot_use_stops_at_once(tmp_path, device, env):
+    video = make_video(tmp_path / "clip.mp4", frames=4, size="48x32")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")} | env
+    result = subprocess.run(
+        [sys.executable, "-m", "salience", "predict", str(video), "--output", str(tmp_path / "s.zarr"),
+         "--weights", "untrained", "--device", device], capture_output=True, text=True, timeout=120, env=environ)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "torch cannot use it" in errors[0] and "python -m salience doctor" in errors[0]
+    assert "Traceback" not in result.stderr and "frames/s" not in result.stderr  # nothing was predicted
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
