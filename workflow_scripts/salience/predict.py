@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .device import claim_free_gpu, resolve_device  # noqa: F401 - where callers found them
+from .device import resolve_device
 
 log = logging.getLogger(__name__)
 
