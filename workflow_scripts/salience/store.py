@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import warnings
 from collections import deque
 from collections.abc import Iterable
@@ -47,7 +48,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
-from .atomic import StagedDir
+from .atomic import StagedDir, remove_stale_temporaries
 from .errors import ConfigError, SalienceError
 
 ARRAY = "log_density"
@@ -391,6 +392,19 @@ def assemble(
         with warnings.catch_warnings():  # "not part of the v3 specification": we know
             warnings.filterwarnings("ignore", message="Consolidated metadata")
             zarr.consolidate_metadata(staged.temp)
+
+
+def remove_unplanned_chunks(chunks_dir: str | Path, planned: Iterable[str | Path]) -> list[str]:
+    """Remove chunk stores in ``chunks_dir`` that are not ``planned`` (a changed chunk plan),
+    and stale temporaries of killed jobs there; the paths removed."""
+    chunks_dir = Path(chunks_dir)
+    keep = {Path(p).resolve() for p in planned}
+    removed = remove_stale_temporaries(str(chunks_dir))
+    for entry in sorted(chunks_dir.glob("*.zarr")) if chunks_dir.is_dir() else []:
+        if entry.resolve() not in keep and (entry / "zarr.json").is_file():
+            shutil.rmtree(entry)
+            removed.append(str(entry))
+    return removed
 
 
 def _layout(array: zarr.Array) -> dict:
