@@ -257,3 +257,17 @@ def test_a_live_writers_temporary_is_never_removed(tmp_path):
         live.wait()
     assert remove_stale(str(tmp_path), "out.zarr", ".partial") == [temp]  # dead: now stale
     assert hidden(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs_on_the_workflow_output(assembled):
+    workdir, _ = assembled
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Use the maps in Python"):]
+    example = section[section.index("```python\n") + len("```python\n"):]
+    example = example[:example.index("```")]
+    path = str(workdir / "results" / "clip" / "saliency.zarr")
+    namespace = {}
+    exec(example.replace("results/sample/saliency.zarr", path), namespace)  # noqa: S102 - the README's own code
+    assert namespace["frame"].dims == ("y", "x") and int(namespace["frame"]["frame"]) == FRAMES - 1
+    assert abs(namespace["density"].sum() - 1) < 1e-4
