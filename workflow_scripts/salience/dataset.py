@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import SalienceError
-from .store import _CODEC_WARNING, ARRAY
+from .store import CODEC_WARNING, ARRAY
+
+if TYPE_CHECKING:
+    import xarray
 
 
 def open(path) -> "xarray.Dataset":  # noqa: A001 - salience.open, as a notebook user expects
@@ -29,7 +33,7 @@ def open(path) -> "xarray.Dataset":  # noqa: A001 - salience.open, as a notebook
     if not os.path.isfile(os.path.join(path, "zarr.json")):
         raise SalienceError(f"{path}: no saliency store here (no zarr.json). Run the workflow first.")
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_CODEC_WARNING)  # pcodec: see salience.store
+        warnings.filterwarnings("ignore", message=CODEC_WARNING)  # pcodec: see salience.store
         dataset = xr.open_zarr(path, chunks=None)
     if ARRAY not in dataset or "time" not in dataset.coords:
         raise SalienceError(f"{path}: not a saliency store of this version (no '{ARRAY}' with a 'time' "

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from .atomic import StagedDir, unused_sibling
-from .errors import ConfigError, SalienceError, VideoError
+from .errors import ConfigError, VideoError
 from .video import ffmpeg_exe, has_audio_stream, probe, read_frames, seek_is_exact
 
 NORMALIZATIONS = ("frame", "global")

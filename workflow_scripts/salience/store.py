@@ -74,14 +74,14 @@ LOG_DENSITY_ATTRS = {
 # zarr wraps numcodecs' codecs (pcodec: the "quantized" storage) with a
 # warning, on every open, that they are outside the zarr v3 specification;
 # the docs say so once instead.
-_CODEC_WARNING = "Numcodecs codecs are not in the Zarr"
+CODEC_WARNING = "Numcodecs codecs are not in the Zarr"
 
 
 def _quiet_codecs(function):
     @functools.wraps(function)
     def quiet(*args, **kwargs):
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_CODEC_WARNING)
+            warnings.filterwarnings("ignore", message=CODEC_WARNING)
             return function(*args, **kwargs)
 
     return quiet
@@ -89,7 +89,7 @@ def _quiet_codecs(function):
 
 def _pcodec():
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_CODEC_WARNING)
+        warnings.filterwarnings("ignore", message=CODEC_WARNING)
         from zarr.codecs.numcodecs import PCodec
 
         return PCodec(level=8)
