@@ -27,7 +27,7 @@ Storage (``STORE_DTYPES``; figures: benchmarks/bench_store.py):
 - ``quantized``: float32 values rounded to multiples of ``QUANTUM`` = 2**-8
   (error at most 2**-9 = 0.00195 on every value, whatever its size),
   compressed with pcodec (it finds the rounding and the smoothness of the
-  maps): about 7x smaller than float32 at 1080p. Readers get float32 values
+  maps): about 7.7x smaller than float32 at 1080p. Readers get float32 values
   through zarr's numcodecs wrapper (the ``pcodec`` package must be
   installed; it is a dependency of this one).
 """
