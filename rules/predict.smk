@@ -38,6 +38,7 @@ rule predict_chunk:
         scale=result_config("scale"),
         fixation_history=result_config("fixation_history"),
         store_dtype=result_config("store_dtype"),
+        shard_frames=store.shard_frames_for(config["chunk_frames"], config["shard_frames"]),
     threads: config["threads"]
     resources:
         gpu=1,
@@ -59,7 +60,7 @@ rule predict_chunk:
         "--weights {params.weights:q} --center-bias {params.center_bias:q} "
         "--head {params.head} --precision {params.precision} "
         "--scale {params.scale} --fixation-history {params.fixation_history:q} "
-        "--store-dtype {params.store_dtype} "
+        "--store-dtype {params.store_dtype} --shard-frames {params.shard_frames} "
         "--batch-size {resources.batch_size} --device {resources.device} "
         "--threads {threads} --offline > {log:q} 2>&1"
 
@@ -74,6 +75,8 @@ rule assemble_zarr:
     params:
         attrs=json.dumps(RESULT_CONFIG, sort_keys=True),
         store_dtype=result_config("store_dtype"),
+        # chunk stores there that are not inputs (an older plan) are removed
+        chunks_dir=lambda wc: f"results/{wc.video}/chunks",
     conda:
         "../envs/salience.yaml"
     log:
@@ -81,5 +84,5 @@ rule assemble_zarr:
     shell:
         "python -m salience assemble {input.chunks:q} --probe {input.probe:q} "
         "--weights-record {input.weights:q} --attrs {params.attrs:q} "
-        "--store-dtype {params.store_dtype} "
+        "--store-dtype {params.store_dtype} --chunks-dir {params.chunks_dir:q} "
         "--output {output:q} > {log:q} 2>&1"

@@ -142,9 +142,13 @@ def cmd_predict(args) -> None:
     model = build_model(args.model, weights=None if args.weights == "untrained" else args.weights)
     configure_per_frame_model(model, args.scale, args.fixation_history)
     progress = Progress(stop - start, f"{Path(args.video).name} [{start}, {stop})")
+    center_bias = load_center_bias(args.center_bias)
+    # What the prediction adds to every frame (the stream computes the same
+    # call): stored beside the maps for metrics and plots.
+    log_center_bias = model.log_center_bias(info.height, info.width, center_bias).float().numpy()
     frames = predict_range(
         model, args.video, start, stop,
-        center_bias=load_center_bias(args.center_bias), head=args.head,
+        center_bias=center_bias, head=args.head,
         batch_size=args.batch_size, device=device, dtype=args.precision,
     )
     attrs = {
@@ -156,7 +160,8 @@ def cmd_predict(args) -> None:
     try:
         store.write_frames(args.output, frames, first=start, count=stop - start,
                            height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
-                           threads=args.threads, on_frame=progress.update)
+                           threads=args.threads, on_frame=progress.update, log_center_bias=log_center_bias,
+                           shard_frames=args.shard_frames, allow_nan_before=nan_head(args.model, args.head))
     except torch.cuda.OutOfMemoryError:
         # write_frames removed its half-written store on the way out.
         raise SalienceError(out_of_memory_message(device, args.batch_size, info.width, info.height)) from None
@@ -166,18 +171,27 @@ def cmd_predict(args) -> None:
 
 def cmd_assemble(args) -> None:
     from . import store
-    from .models import TEMPORAL_WINDOW
 
     info = json.loads(Path(args.probe).read_text())
+    timestamps = info.pop("timestamps", None)  # per frame: the time coordinate, not an attribute
     attrs = dict(info)
     attrs.update(json.loads(args.attrs) if args.attrs else {})
     if args.weights_record:
         record = json.loads(Path(args.weights_record).read_text())
         attrs["weights_sha256"] = record["weights_sha256"]
         attrs["weights_files"] = record["files"]
-    nan_head = TEMPORAL_WINDOW.get(attrs.get("model"), 1) - 1 if attrs.get("head") == "skip" else 0
+    if args.chunks_dir:
+        for path in store.remove_unplanned_chunks(args.chunks_dir, args.chunks):
+            log.info("removed %s (not in the chunk plan, or left by a killed job)", path)
     store.assemble(args.chunks, args.output, frame_count=info["frame_count"], attrs=attrs,
-                   allow_nan_before=nan_head, dtype=args.store_dtype)
+                   dtype=args.store_dtype, timestamps=timestamps)
+
+
+def nan_head(model: str, head: str) -> int:
+    """Frames left NaN at the start of a video: the "skip" head has no full window there."""
+    from .models import TEMPORAL_WINDOW
+
+    return TEMPORAL_WINDOW.get(model, 1) - 1 if head == "skip" else 0
 
 
 # --- render / export ---------------------------------------------------------------
@@ -214,11 +228,13 @@ def store_dtype_option(p) -> None:
     from .store import STORE_DTYPES
 
     p.add_argument("--store-dtype", choices=STORE_DTYPES, default="float32",
-                   help="dtype of the stored log-densities (float16: 4x smaller, within 0.008)")
+                   help="storage of the log-densities: float32 (exact), float16 (within 0.008), "
+                        "quantized (within 2**-11)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .models import MODEL_NAMES
+    from .store import SHARD_FRAMES
     from .predict import HEAD_POLICIES, PRECISIONS
 
     parser = argparse.ArgumentParser(prog="python -m salience", description=__doc__,
@@ -259,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="IIE/III: resize frames by this factor for the model (1.0: full resolution)")
     p.add_argument("--offline", action="store_true", help="never download; the cache must hold the files")
     store_dtype_option(p)
+    p.add_argument("--shard-frames", type=int, default=SHARD_FRAMES,
+                   help="frames per shard file; --start must be a multiple of it for assembly")
     p.set_defaults(func=cmd_predict)
 
     p = steps.add_parser("assemble", help="join chunk stores into one store")
@@ -267,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--weights-record", help="JSON written by the download step")
     p.add_argument("--attrs", help="JSON object of extra attributes (the config that shaped the result)")
+    p.add_argument("--chunks-dir", help="remove chunk stores here that are not among CHUNK... (a changed plan)")
     store_dtype_option(p)
     p.set_defaults(func=cmd_assemble)
 
