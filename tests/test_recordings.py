@@ -36,7 +36,7 @@ EXPECTED = {
     "obs.mkv": (20, (64, 48), "1/1", 0, True),
     "audio.ts": (30, (64, 48), "1/1", 0, True),
     "vfr.mp4": (40, (64, 48), "1/1", 0, True),
-    "vfr.mkv": (40, (64, 48), "1/1", 0, False),
+    "vfr_mkv.mkv": (40, (64, 48), "1/1", 0, False),
     "av1.mp4": (20, (64, 48), "1/1", 0, False),
     "hevc10.mkv": (20, (64, 48), "1/1", 0, False),
     "vp9.webm": (20, (64, 48), "1/1", 0, True),
@@ -112,6 +112,17 @@ def test_a_damaged_file_is_refused_with_where_it_broke_and_the_advised_fix_works
     fixed = tmp_path / "fixed.mp4"
     ffmpeg("-i", str(path), "-c:v", "libx264", "-crf", "18", str(fixed))
     assert video.probe(fixed).decode_error is None
+
+
+def test_an_undecodable_codec_is_named_with_how_to_convert(cases, tmp_path):
+    avi = tmp_path / "clip.avi"
+    ffmpeg("-i", str(cases["sar.mp4"]), "-c", "copy", str(avi))
+    unknown = tmp_path / "unknown.avi"
+    unknown.write_bytes(avi.read_bytes().replace(b"avc1", b"ZZZZ"))  # a FourCC no decoder knows
+    for check in (video.check_readable, video.probe):
+        with pytest.raises(VideoError, match=r"codec \(unknown\) has no decoder.*ffmpeg -i in -c:v libx264") as error:
+            check(unknown)
+        assert str(unknown) in str(error.value)
 
 
 # --------------------------------------------------------------------------- the workflow

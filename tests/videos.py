@@ -114,7 +114,7 @@ CASES = {
     "audio.ts": lambda p: ffmpeg(*_lavfi(), *[a.format(seconds=2) for a in _SINE], "-frames:v", "30",
                                  *_H264, "-c:a", "aac", "-shortest", str(p)),
     "vfr.mp4": lambda p: _vfr(p, audio=True),
-    "vfr.mkv": lambda p: _vfr(p, audio=False),
+    "vfr_mkv.mkv": lambda p: _vfr(p, audio=False),
     "av1.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libaom-av1", "-cpu-used", "8",
                                 "-g", "8", "-pix_fmt", "yuv420p", str(p)),
     "hevc10.mkv": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libx265", "-pix_fmt", "yuv420p10le",

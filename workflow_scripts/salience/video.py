@@ -483,7 +483,8 @@ def _video_stream(container, path: str):
     if stream.codec_context is None or not _decoder_exists(stream):
         raise VideoError(
             f"{path}: its video codec ({stream.codec_context.name if stream.codec_context else 'unknown'}) "
-            f"has no decoder in this FFmpeg (PyAV's wheel); {_REENCODE_HINT} with an FFmpeg that decodes it."
+            "has no decoder in the FFmpeg of PyAV. Convert it with a tool that decodes it, e.g. "
+            "`ffmpeg -i in -c:v libx264 -crf 18 -c:a aac out.mp4`."
         )
     return stream
 
