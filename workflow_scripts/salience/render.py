@@ -23,7 +23,7 @@ from contextlib import ExitStack
 import cv2
 import numpy as np
 
-from .atomic import StagedDir, unused_sibling
+from .atomic import StagedDir
 from .errors import ConfigError, SalienceError, VideoError
 from .encode import H264Writer
 from .video import VideoInfo, probe, read_frames
