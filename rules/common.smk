@@ -1,5 +1,7 @@
-# Configuration, the video table and the chunk plan, known when the DAG is
-# built so that `snakemake -n` lists every chunk job.
+# Configuration, the video table, and the chunk plan. The plan comes from the
+# decoded frame count: probe_video is a checkpoint, and the chunk jobs of a
+# video appear once its probe.json exists (a dry run before that lists the
+# probes and says that the rest is determined after them).
 
 import json
 import re
@@ -16,32 +18,25 @@ import salience  # noqa: E402
 
 salience.export_to_subprocesses()
 from salience.errors import SalienceError  # noqa: E402
-from salience import plan  # noqa: E402
-from salience import store  # noqa: E402
+from salience import plan, store, video  # noqa: E402
 from salience.models import TEMPORAL_WINDOW  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 
-def _plan_videos():
-    """Video id → (path, header probe, chunk list). Bad input stops here."""
+def _find_videos():
+    """Video id -> path. Missing files, non-videos and videos without frames stop here."""
     try:
         store.shard_frames_for(config["chunk_frames"], config["shard_frames"])
         videos = plan.find_videos(config["videos"])
-        table = {}
-        for vid, path in videos.items():
-            # container header (decoded only where it cannot be trusted);
-            # probe_video verifies by decoding before any GPU job starts
-            info = plan.probe_cached(path, ".snakemake/salience-probe-cache")
-            chunks = plan.plan_chunks(info.frame_count, config["chunk_frames"],
-                                      TEMPORAL_WINDOW[config["model"]])
-            table[vid] = (path, info, chunks)
-        return table
+        for path in videos.values():
+            video.check_readable(path)  # cheap: the first frame only
+        return videos
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
 
 
-VIDEOS = _plan_videos()
+VIDEOS = _find_videos()
 
 
 wildcard_constraints:
@@ -50,26 +45,25 @@ wildcard_constraints:
 
 
 def video_path(wildcards):
-    return str(VIDEOS[wildcards.video][0])
+    return str(VIDEOS[wildcards.video])
 
 
 def video_info(wildcards):
-    return VIDEOS[wildcards.video][1]
+    """The video's probe (after the probe_video checkpoint ran)."""
+    probe_json = checkpoints.probe_video.get(video=wildcards.video).output[0]
+    return video.load_probe(probe_json)
 
 
 def chunk_of(wildcards):
     start, stop = plan.parse_chunk_name(wildcards.chunk)
-    for chunk in VIDEOS[wildcards.video][2]:
-        if (chunk.start, chunk.stop) == (start, stop):
-            return chunk
-    raise WorkflowError(f"{wildcards.video}: no chunk {wildcards.chunk} in the plan")
+    return plan.Chunk(start, stop, min(start, TEMPORAL_WINDOW[config["model"]] - 1))
 
 
 def chunk_outputs(wildcards):
-    return [
-        f"results/{wildcards.video}/chunks/{chunk.name}.zarr"
-        for chunk in VIDEOS[wildcards.video][2]
-    ]
+    """Every chunk of the video, planned from its decoded frame count."""
+    chunks = plan.plan_chunks(video_info(wildcards).frame_count, config["chunk_frames"],
+                              TEMPORAL_WINDOW[config["model"]])
+    return [f"results/{wildcards.video}/chunks/{chunk.name}.zarr" for chunk in chunks]
 
 
 def weights_record():

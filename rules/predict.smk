@@ -1,19 +1,20 @@
 # Probe, predict in chunks (the GPU work), assemble one zarr store per video.
 
 
-rule probe_video:
+# A checkpoint: the chunk jobs are planned from the frame count it decodes.
+checkpoint probe_video:
     input:
         video_path,
     output:
         "results/{video}/probe.json",
     params:
-        expected_frames=lambda wc: video_info(wc).frame_count,
+        on_decode_error=config["on_decode_error"],
     conda:
         "../envs/salience.yaml"
     log:
         "logs/{video}/probe_video.log",
     shell:
-        "python -m salience probe {input:q} --expect-frames {params.expected_frames} "
+        "python -m salience probe {input:q} --on-decode-error {params.on_decode_error} "
         "--output {output:q} > {log:q} 2>&1"
 
 
@@ -55,7 +56,7 @@ rule predict_chunk:
     log:
         "logs/{video}/predict_chunk/{chunk}.log",
     shell:
-        "python -m salience predict {input.video:q} --output {output:q} "
+        "python -m salience predict {input.video:q} --probe {input.probe:q} --output {output:q} "
         "--start {params.start} --stop {params.stop} --model {params.model} "
         "--weights {params.weights:q} --center-bias {params.center_bias:q} "
         "--head {params.head} --precision {params.precision} "

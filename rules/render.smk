@@ -5,6 +5,7 @@ rule render_videos:
     input:
         store="results/{video}/saliency.zarr",
         video=video_path,
+        probe="results/{video}/probe.json",
     output:
         heatmap="results/{video}/heatmap.mp4",
         overlay="results/{video}/overlay.mp4",
@@ -20,7 +21,7 @@ rule render_videos:
     log:
         "logs/{video}/render_videos.log",
     shell:
-        "python -m salience render {input.store:q} {input.video:q} "
+        "python -m salience render {input.store:q} {input.video:q} --probe {input.probe:q} "
         "--heatmap {output.heatmap:q} --overlay {output.overlay:q} "
         "--colormap {params.colormap:q} --normalization {params.normalization} "
         "--opacity {params.opacity} --crf {params.crf} {params.audio} > {log:q} 2>&1"

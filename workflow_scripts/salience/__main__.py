@@ -34,19 +34,20 @@ def _write_json_atomically(path: str | Path, data: dict) -> None:
 
 # --- probe -------------------------------------------------------------------
 
+def _load_probe(path):
+    from .video import load_probe
+
+    return load_probe(path)
+
+
 def cmd_probe(args) -> None:
     from .video import probe
 
-    info = probe(args.video, verify=True)
-    if args.expect_frames is not None and info.frame_count != args.expect_frames:
-        raise SalienceError(
-            f"{args.video}: its container says {args.expect_frames} frames but "
-            f"{info.frame_count} decode. Remux it so the count is right "
-            f"(ffmpeg -i {args.video} -c copy fixed.mkv) and use the remuxed file."
-        )
+    info = probe(args.video, on_decode_error=args.on_decode_error)
     _write_json_atomically(args.output, info.to_dict())
-    log.info("%s: %d frames, %.3f fps, %dx%d, audio: %s", args.video, info.frame_count,
-             info.fps, info.width, info.height, info.has_audio)
+    log.info("%s: %d frames (%s), %.3f fps%s, %dx%d, SAR %s, rotation %d, audio from %s s",
+             args.video, info.frame_count, info.codec, info.fps, " (variable)" if info.vfr else "",
+             info.width, info.height, info.sar, info.rotation, info.audio_start)
 
 
 # --- download ------------------------------------------------------------------
@@ -134,7 +135,9 @@ def cmd_predict(args) -> None:
         os.environ["SALIENCE_OFFLINE"] = "1"  # compute nodes: the cache must have the files
     if args.threads:
         torch.set_num_threads(args.threads)
-    info = probe(args.video, verify=False)
+    # With the probe record, frames are found by their timestamps (seeks);
+    # without, the video is probed here (one full decode).
+    info = _load_probe(args.probe) if args.probe else probe(args.video)
     start = args.start
     stop = info.frame_count if args.stop is None else args.stop
     if not 0 <= start < stop <= info.frame_count:
@@ -147,7 +150,7 @@ def cmd_predict(args) -> None:
     # call): stored beside the maps for metrics and plots.
     log_center_bias = model.log_center_bias(info.height, info.width, center_bias).float().numpy()
     frames = predict_range(
-        model, args.video, start, stop,
+        model, info, start, stop,
         center_bias=center_bias, head=args.head,
         batch_size=args.batch_size, device=device, dtype=args.precision,
     )
@@ -174,6 +177,7 @@ def cmd_assemble(args) -> None:
 
     info = json.loads(Path(args.probe).read_text())
     timestamps = info.pop("timestamps", None)  # per frame: the time coordinate, not an attribute
+    info.pop("pts", None)  # per frame, in stream ticks: stays in probe.json
     attrs = dict(info)
     attrs.update(json.loads(args.attrs) if args.attrs else {})
     if args.weights_record:
@@ -200,7 +204,7 @@ def cmd_render(args) -> None:
     from .render import render_videos
 
     render_videos(
-        args.store, args.video, heatmap_path=args.heatmap, overlay_path=args.overlay,
+        args.store, _load_probe(args.probe) if args.probe else args.video, heatmap_path=args.heatmap, overlay_path=args.overlay,
         cmap=args.colormap, normalization=args.normalization, opacity=args.opacity,
         audio=args.audio, crf=args.crf,
     )
@@ -241,10 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     steps = parser.add_subparsers(dest="step", required=True)
 
-    p = steps.add_parser("probe", help="verified frame count, fps, size, audio of a video")
+    p = steps.add_parser("probe", help="decode a video once: frame count, timestamps, size, SAR, rotation, audio")
     p.add_argument("video")
     p.add_argument("--output", required=True, help="JSON file to write")
-    p.add_argument("--expect-frames", type=int, help="fail unless the decoded count equals this")
+    p.add_argument("--on-decode-error", choices=["stop", "keep"], default="stop",
+                   help="a damaged file: stop, or keep the frames that decode (with a warning)")
     p.set_defaults(func=cmd_probe)
 
     p = steps.add_parser("download", help="fetch and verify a model's official files")
@@ -274,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0,
                    help="IIE/III: resize frames by this factor for the model (1.0: full resolution)")
     p.add_argument("--offline", action="store_true", help="never download; the cache must hold the files")
+    p.add_argument("--probe", help="the video's probe.json (frames are then sought by timestamp)")
     store_dtype_option(p)
     p.add_argument("--shard-frames", type=int, default=SHARD_FRAMES,
                    help="frames per shard file; --start must be a multiple of it for assembly")
@@ -302,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opacity", type=float, default=0.5)
     p.add_argument("--crf", type=int, default=18)
     p.add_argument("--no-audio", dest="audio", action="store_false")
+    p.add_argument("--probe", help="the video's probe.json (else the video is probed here)")
     p.set_defaults(func=cmd_render)
 
     p = steps.add_parser("export", help="per-frame PNG heatmaps and/or .npy log-densities")

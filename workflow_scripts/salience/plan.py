@@ -1,22 +1,19 @@
 """Planning a run before anything executes: which videos, which chunks, what resources.
 
-Everything here is cheap and runs when Snakemake builds the DAG, so that a
-dry run (``snakemake -n``) lists every chunk job of every video.
+Everything here is cheap and runs when Snakemake builds the DAG. Chunks are
+planned from the frame count that the probe_video checkpoint decodes
+(``video.load_probe`` reads its probe.json), never from a container header.
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import write_text
 from .errors import ConfigError, VideoError
-from .video import VideoInfo, probe
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -62,27 +59,6 @@ def find_videos(patterns: list[str], base: str | Path = ".") -> dict[str, Path]:
     if not videos:
         raise ConfigError("config 'videos' lists no video")
     return videos
-
-
-def probe_cached(path: str | Path, cache_dir: str | Path) -> VideoInfo:
-    """``probe(path)``, remembered per file version in ``cache_dir``.
-
-    Snakemake builds the DAG on every invocation, and on a cluster again in
-    every job. Probing is cheap for most containers but decodes the whole
-    video for those whose frame count cannot be trusted (MPEG-TS, ...); the
-    cache, keyed by path, size and modification time, makes that once.
-    """
-    path = Path(path)
-    stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
-    record = Path(cache_dir) / f"{key}.json"
-    try:
-        return VideoInfo.from_dict(json.loads(record.read_text()))
-    except (OSError, ValueError, TypeError, KeyError):
-        pass  # not cached yet, or unreadable: probe again
-    info = probe(path)
-    write_text(record, json.dumps(info.to_dict()))
-    return info
 
 
 @dataclass(frozen=True)

@@ -1,47 +1,56 @@
-"""Frame-exact video reading and probing.
+"""Reading videos by their frames' timestamps, and probing them by one full decode.
 
-Frames are decoded with OpenCV's FFmpeg backend and handed out as RGB uint8
-arrays, one at a time, so memory depends on the frame size only.
+Frames are decoded with PyAV (FFmpeg in its wheels: every codec FFmpeg
+decodes, AV1 and 10-bit HEVC included) and handed out as RGB uint8 arrays in
+display orientation (the container's rotation applied), one at a time, so
+memory depends on the frame size only.
 
-Frame index ``i`` always means "the i-th frame that sequential decoding from
-the start gives". Seeking (``CAP_PROP_POS_FRAMES``) honours that in the
-containers listed in ``EXACT_SEEK_CONTAINERS``: there OpenCV's frame count
-comes from the container's index and its seeks land on the asked frame (checked
-here bit-for-bit for H.264 with B-frames, MPEG-4 part 2, MJPEG and VP9). In
-other containers, MPEG-TS above all, the count is an estimate from the duration
-and seeks land frames off while reporting the asked position, so frames are
-reached by decoding forward from frame 0 instead. To read such a file quickly,
-remux it once: ``ffmpeg -i in.ts -c copy out.mkv``.
+Frame ``i`` is the i-th frame that plain sequential decoding gives; its
+presentation time is ``VideoInfo.timestamps[i]`` (seconds on the source's
+timeline, ``pts * time_base``). Container headers only estimate the frame
+count (duration x rate), so the truth is one full decode, ``probe``.
+``read_frames`` reaches frame ``start`` by seeking to its timestamp and checks
+every frame it yields against the probed timestamps; where that cannot be
+proven (no usable timestamps, a seek landing late) it decodes forward from the
+first frame instead.
 
-The ffmpeg binary of ``imageio-ffmpeg`` serves as a prober: it tells whether
-the file has an audio stream, and why a file OpenCV cannot open is unusable.
+Damaged files (corrupt packets, a cut-off end) are reported with the time and
+frame where decoding broke. ``on_decode_error="keep"`` uses the frames that do
+decode (FFmpeg's own behaviour), with a warning; ``"stop"`` refuses the file.
 """
 
 from __future__ import annotations
 
-import math
+import logging
 import os
-import re
-import subprocess
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 
-import cv2
 import numpy as np
 
 from .errors import VideoError
 
-# Containers whose frame count (from the index) and frame seeks are trusted.
-EXACT_SEEK_CONTAINERS = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm"})
+log = logging.getLogger(__name__)
 
-_REMUX_HINT = "remux it with `ffmpeg -i in -c copy out.mkv`"
-_AUDIO_STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: Audio:", re.MULTILINE)
-_VIDEO_STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: Video:", re.MULTILINE)
+ON_DECODE_ERROR = ("stop", "keep")
+_REENCODE_HINT = "re-encode it: `ffmpeg -i in -c:v libx264 -crf 18 -c:a aac out.mp4`"
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the workflow needs to know about a source video."""
+    """What the workflow needs to know about a source video (``probe``'s result).
+
+    ``width`` x ``height`` is the size of the frames ``read_frames`` gives:
+    the display orientation, i.e. the coded size with ``rotation`` applied.
+    ``fps`` is the exact rate of a constant-rate video, the mean rate of a
+    variable-rate one (``vfr``). ``timestamps[i]`` is frame i's presentation
+    time in seconds (``pts[i] * time_base``). ``sar`` is the sample (pixel)
+    aspect ratio, ``rotation`` the counter-clockwise display rotation in
+    degrees, ``audio_start`` the first audio sample's time on the same
+    timeline (None without audio). ``decode_error`` describes where decoding
+    broke in a damaged file whose decodable frames are kept (else None).
+    """
 
     path: str
     frame_count: int
@@ -49,158 +58,384 @@ class VideoInfo:
     width: int
     height: int
     has_audio: bool
-    frame_count_verified: bool  # True when the frames were counted by decoding
+    frame_count_verified: bool  # always True: counted by decoding
+    timestamps: tuple[float, ...] = field(repr=False)
+    pts: tuple[int, ...] = field(repr=False)
+    time_base: str
+    vfr: bool
+    sar: str
+    rotation: int
+    audio_start: float | None
+    codec: str
+    pixel_format: str
+    header_frame_count: int  # the container's estimate; 0: none given
+    decode_error: str | None = None
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict (for sidecar files and Snakemake params)."""
-        return asdict(self)
+        """Plain JSON-able dict (probe.json, the probe cache)."""
+        d = asdict(self)
+        d["timestamps"], d["pts"] = list(self.timestamps), list(self.pts)
+        d["padded_size"] = list(self.padded_size)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> VideoInfo:
         """Inverse of ``to_dict``; unknown keys are ignored, missing keys raise KeyError."""
-        types = {"path": str, "frame_count": int, "fps": float, "width": int, "height": int,
-                 "has_audio": bool, "frame_count_verified": bool}
-        return cls(**{f.name: types[f.name](d[f.name]) for f in fields(cls)})
+        values = {}
+        for f in cls.__dataclass_fields__.values():
+            if f.name not in d and f.name == "decode_error":
+                continue
+            values[f.name] = d[f.name]
+        values["timestamps"] = tuple(float(t) for t in values["timestamps"])
+        values["pts"] = tuple(int(p) for p in values["pts"])
+        return cls(**values)
+
+    @property
+    def seekable(self) -> bool:
+        """Whether frames can be found by seeking to their pts.
+
+        Not in a damaged file: the picture FFmpeg conceals for a broken frame
+        depends on the frames decoded before it, so only decoding forward from
+        the first frame gives the probed frames again.
+        """
+        return (self.decode_error is None and len(self.pts) == self.frame_count
+                and all(a < b for a, b in zip(self.pts, self.pts[1:])))
+
+    @property
+    def padded_size(self) -> tuple[int, int]:
+        """(width, height) of the rendered H.264 videos: odd sizes padded to even (encode.py)."""
+        return self.width + self.width % 2, self.height + self.height % 2
+
+    @property
+    def end_time(self) -> float:
+        """When the last frame stops showing: its timestamp plus the mean frame duration."""
+        return self.timestamps[-1] + 1.0 / self.fps
+
+
+def load_probe(path) -> VideoInfo:
+    """The VideoInfo recorded in a probe.json (``python -m salience probe``)."""
+    import json
+
+    try:
+        with open(path) as handle:
+            return VideoInfo.from_dict(json.load(handle))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise VideoError(f"{path}: not a probe record of this version ({error!r}); "
+                         "delete it and run again to probe the video anew") from None
+
+
+def check_readable(path) -> None:
+    """Cheap check that a file is a video whose first frame decodes; VideoError if not.
+
+    Runs for every video when the workflow is planned, so that a wrong file
+    stops the run before any job; the full decode is ``probe``'s.
+    """
+    path = _check_file(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        problem = None
+        for frame, error in _decode(container, stream, path):
+            if frame is not None:
+                return
+            problem = problem or error
+        raise VideoError(_no_frames(path, stream, problem))
 
 
 def ffmpeg_exe() -> str:
-    """The ffmpeg binary bundled with imageio-ffmpeg (has libx264 and aac)."""
+    """The ffmpeg binary bundled with imageio-ffmpeg (has libx264, AV1/HEVC/VP9 encoders, aac)."""
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def seek_is_exact(path) -> bool:
-    """Whether frame seeking is trusted for this file's container (by extension).
+def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo:
+    """Decode the whole video once: frame count, timestamps, size, SAR, rotation, audio, codec.
 
-    True for .mp4/.mov/.m4v/.mkv/.avi/.webm, whose frame index makes
-    ``CAP_PROP_POS_FRAMES`` land on exactly the asked frame. False for every
-    other container (e.g. .ts, .mpg, .flv): there seeks can land frames off.
+    A header frame count that differs from the decoded count is logged, not
+    an error (headers are estimates). A damaged file raises VideoError naming
+    where decoding broke, unless ``on_decode_error="keep"``: then its
+    decodable frames are the video (warning logged, ``decode_error`` set).
     """
-    return os.path.splitext(os.fspath(path))[1].lower() in EXACT_SEEK_CONTAINERS
-
-
-def has_audio_stream(path) -> bool:
-    """Whether ``ffmpeg -i path`` lists an audio stream."""
-    return bool(_AUDIO_STREAM.search(_ffmpeg_header(_check_file(path))))
-
-
-def probe(path, *, verify: bool | None = None) -> VideoInfo:
-    """Frame count, fps, size and audio presence of a video, or a VideoError.
-
-    ``verify``:
-      * ``None`` (default): count frames by decoding only when the container's
-        count is not trusted (a container not in ``EXACT_SEEK_CONTAINERS``, or
-        a header count <= 0); otherwise trust the header.
-      * ``True``: always decode and count; a header count (> 0) that disagrees
-        with the decoded count raises VideoError (truncated file or bad header).
-      * ``False``: trust the header count whenever it is > 0, even in untrusted
-        containers (where it is then only an estimate; ``frame_count_verified``
-        says so). For callers that count frames themselves while reading.
-
-    A trusted header count is always checked cheaply: the last frame it
-    promises is sought and must decode, and nothing may follow it. That catches
-    a truncated file whose index survived (MP4 with ``+faststart``, MKV, AVI)
-    without decoding it all; on failure the frames are counted by decoding and
-    a mismatch raises VideoError. An MP4 cut before its index ("moov atom")
-    cannot be opened at all and is reported as truncated.
-    """
+    if on_decode_error not in ON_DECODE_ERROR:
+        raise ValueError(f"on_decode_error must be one of {ON_DECODE_ERROR}, got {on_decode_error!r}")
     path = _check_file(path)
-    header_text = _ffmpeg_header(path)
-    has_audio = bool(_AUDIO_STREAM.search(header_text))
-    capture = _open_capture(path, header_text)
-    try:
-        fps = float(capture.get(cv2.CAP_PROP_FPS))
-        header_count = int(round(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
-        ok, first = capture.read()
-        if not ok:
-            raise VideoError(
-                f"{path}: the video stream has no decodable frames. "
-                "Check that the file is a complete recording; re-encode or replace it."
-            )
-        # The size of a decoded frame, not the container's: OpenCV applies the
-        # rotation metadata, so this is the size read_frames will really give.
-        height, width = first.shape[:2]
-        if not (math.isfinite(fps) and fps > 0):
-            raise VideoError(
-                f"{path}: the container gives no frame rate. Re-encode it with an "
-                "explicit rate, e.g. `ffmpeg -i in -r 25 out.mp4`."
-            )
-        header_trusted = seek_is_exact(path) and header_count > 0
-        explicit_verify = verify is True
-        if verify is None:
-            verify = not header_trusted
-        if not verify and header_count <= 0:
-            verify = True  # nothing to trust: must count
-
-        if verify:
-            counted = 1 + _count_remaining(capture)
-            if explicit_verify and header_count > 0 and counted != header_count:
-                raise VideoError(_count_mismatch(path, header_count, counted))
-            frame_count, verified = counted, True
-        elif not header_trusted or _last_frame_is_last(path, header_count):
-            frame_count, verified = header_count, False
-        else:
-            counted = _count_frames(path)
-            if counted != header_count:
-                raise VideoError(_count_mismatch(path, header_count, counted))
-            frame_count, verified = counted, True
-    finally:
-        capture.release()
-    return VideoInfo(
-        path=path,
-        frame_count=frame_count,
-        fps=fps,
-        width=int(width),
-        height=int(height),
-        has_audio=has_audio,
-        frame_count_verified=verified,
-    )
+    pts, rotation, size, problem = _scan(path, threads)
+    if problem is not None and threads != 1:
+        # How many frames of a damaged stretch come out can depend on frame
+        # threading; damaged files are decoded single-threaded, here and in
+        # read_frames, so that the count holds on every machine.
+        first_problem = problem
+        pts, rotation, size, problem = _scan(path, 1)
+        problem = problem or first_problem
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        if not pts:
+            raise VideoError(_no_frames(path, stream, problem))
+        if problem is not None:
+            message = (f"{path}: the file is damaged: {problem}; {len(pts)} frames decoded in all "
+                       f"(the container announced {stream.frames or 'no count'}).")
+            if on_decode_error == "stop":
+                raise VideoError(
+                    f"{message} Set `on_decode_error: keep` in config.yaml to use the frames that decode, "
+                    f"or {_REENCODE_HINT} (FFmpeg keeps the decodable frames too)."
+                )
+            log.warning("%s Keeping the %d frames that decode (on_decode_error: keep).", message, len(pts))
+        if stream.frames and stream.frames != len(pts):
+            log.info("%s: the container estimates %d frames; decoding gives %d (used).",
+                     path, stream.frames, len(pts))
+        time_base = stream.time_base
+        audio = container.streams.audio[0] if container.streams.audio else None
+        audio_start = None
+        if audio is not None and audio.start_time is not None:
+            audio_start = float(audio.start_time * audio.time_base)
+        fps, vfr = _rate(stream, pts)
+        width, height = size if rotation % 180 == 0 else size[::-1]
+        sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio or Fraction(1)
+        return VideoInfo(
+            path=path, frame_count=len(pts), fps=fps, width=width, height=height,
+            has_audio=audio is not None, frame_count_verified=True,
+            timestamps=tuple(float(p * time_base) for p in pts), pts=tuple(pts),
+            time_base=f"{time_base.numerator}/{time_base.denominator}", vfr=vfr,
+            sar=f"{sar.numerator}/{sar.denominator}", rotation=rotation, audio_start=audio_start,
+            codec=stream.codec_context.name, pixel_format=stream.codec_context.format.name
+            if stream.codec_context.format else "", header_frame_count=int(stream.frames or 0),
+            decode_error=problem,
+        )
 
 
-def read_frames(path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-    """Yield frames ``start .. stop-1`` as RGB uint8 arrays (H x W x 3).
+def _scan(path: str, threads: int):
+    """One full decode: (pts list, rotation, coded size, first problem or None)."""
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        _configure(stream, threads)
+        pts: list[int] = []
+        rotation, problem, size = 0, None, None
+        for frame, error in _decode(container, stream, path):
+            if error is not None:
+                problem = problem or f"{error} around {_where(pts, stream.time_base)}"
+            if frame is None:
+                continue
+            if frame.pts is None:
+                problem = problem or f"a frame without a timestamp at {_where(pts, stream.time_base)}"
+            if not pts:
+                rotation = _rotation(frame)
+                size = (frame.width, frame.height)
+            pts.append(frame.pts if frame.pts is not None else (pts[-1] + 1 if pts else 0))
+    return pts, rotation, size, problem
 
-    The frames are bit-identical to what sequential decoding from frame 0 gives
-    at those indices. Trusted containers (``seek_is_exact``) are sought with
-    ``CAP_PROP_POS_FRAMES``; others are decoded forward from frame 0 and the
-    frames before ``start`` dropped (costly for a late ``start``; remux such
-    files to .mkv). ``stop=None`` reads to the end (frame ``start`` must
-    exist). If the video ends before ``stop``, VideoError is raised: the file
-    is truncated, or the frame count it was planned with is wrong.
+
+def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int = 0) -> Iterator[np.ndarray]:
+    """Yield frames ``start .. stop-1`` as RGB uint8 arrays (H x W x 3, display orientation).
+
+    ``video`` is a ``VideoInfo`` (from ``probe`` or probe.json) or a path.
+    With a ``VideoInfo`` frame ``start`` is reached by seeking to its
+    timestamp, and every frame yielded is checked against the probed
+    timestamps; a seek that lands past the frame is retried from further
+    back, and where timestamps cannot identify frames (or the file is
+    damaged) it is decoded forward from its first frame. With a bare path frames are decoded forward
+    from the first. Either way the frames are bit-identical to sequential
+    decoding. If the video ends before ``stop``, VideoError is raised.
+    ``threads``: decoder threads (0: FFmpeg's choice; damaged files: 1, as probed).
     """
+    info = video if isinstance(video, VideoInfo) else None
+    if info is not None and info.decode_error is not None:
+        threads = 1
+    path = _check_file(info.path if info else video)
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"bad frame range [{start}, {stop}) for {path}")
-    path = _check_file(path)
+    if info is not None:
+        stop = info.frame_count if stop is None else stop
+        if stop > info.frame_count:
+            raise VideoError(_ended_early(path, info.frame_count, start, stop))
     if stop == start:
         return
-    capture = _open_capture(path, None)
-    try:
-        if start > 0 and seek_is_exact(path):
-            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-            # In a trusted container the reported position is honest: a seek
-            # past the decodable end reports where it really landed.
-            landed = int(round(capture.get(cv2.CAP_PROP_POS_FRAMES)))
-            if landed != start:
-                raise VideoError(_ended_early(path, start, start, stop))
-        else:
-            for index in range(start):
-                if not capture.grab():  # grab decodes without the colour conversion
-                    raise VideoError(_ended_early(path, index, start, stop))
-        index = start
-        while stop is None or index < stop:
-            ok, frame_bgr = capture.read()
-            if not ok:
-                if stop is None and index > start:
-                    return  # the end, and frame `start` existed
-                raise VideoError(_ended_early(path, index, start, stop))
-            yield cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        _configure(stream, threads)
+        if info is not None and Fraction(info.time_base) != stream.time_base:
+            raise VideoError(_changed(path, start))
+        if info is not None and info.seekable and start > 0:
+            yield from _read_by_timestamp(container, stream, info, start, stop, threads)
+            return
+        index = 0
+        for frame, _ in _decode(container, stream, path):
+            if frame is None:
+                continue  # probe decided whether a damaged file is used; its count holds
+            if index >= start:
+                if info is not None and info.seekable and frame.pts != info.pts[index]:
+                    raise VideoError(_changed(path, index))
+                yield _to_rgb(frame)
             index += 1
-    finally:
-        capture.release()
+            if stop is not None and index >= stop:
+                return
+        if stop is not None or index <= start:
+            raise VideoError(_ended_early(path, index, start, stop))
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int, threads: int
+                       ) -> Iterator[np.ndarray]:
+    """Frames [start, stop) found by pts after a seek; falls back to decoding from the start.
+
+    After a seek, decoding must begin at a keyframe (frames before the first
+    keyframe are dropped), and that keyframe must not lie after frame
+    ``start`` (an inexact index, MPEG-TS, or open GOPs): else the seek is
+    retried from further back.
+    """
+    target = info.pts[start]
+    tick = Fraction(info.time_base)
+    for back_seconds in (0, 1, 4, 16):
+        container.seek(max(target - int(back_seconds / tick), info.pts[0]), stream=stream,
+                       backward=True, any_frame=False)
+        stream.codec_context.flush_buffers()
+        frames = _frames_from_keyframe(container, stream, info.path)
+        first = next(frames, None)
+        while first is not None and first.pts is not None and first.pts < target:
+            first = next(frames, None)
+        if first is not None and first.pts == target:
+            yield _to_rgb(first)
+            yield from _checked(frames, info, start + 1, stop, start)
+            return
+        frames.close()
+        if first is None or first.pts is None:
+            break
+    log.info("%s: seeking to frame %d was not exact; decoding from the first frame", info.path, start)
+    with _open(info.path) as fresh:
+        stream = _video_stream(fresh, info.path)
+        _configure(stream, threads)
+        frames = (frame for frame, _ in _decode(fresh, stream, info.path) if frame is not None)
+        for _ in range(start):
+            if next(frames, None) is None:
+                raise VideoError(_ended_early(info.path, 0, start, stop))
+        yield from _checked(frames, info, start, stop, start)
+
+
+def _frames_from_keyframe(container, stream, path):
+    """Decoded frames after a seek, from the first keyframe on."""
+    synced = False
+    for frame, _ in _decode(container, stream, path):
+        if frame is None:
+            continue
+        synced = synced or frame.key_frame
+        if synced:
+            yield frame
+
+
+def _checked(frames, info: VideoInfo, index: int, stop: int, start: int) -> Iterator[np.ndarray]:
+    """Frames ``index .. stop-1`` from ``frames``, each checked against its probed pts."""
+    for frame in frames:
+        if index >= stop:
+            return
+        if frame.pts != info.pts[index]:
+            raise VideoError(_changed(info.path, index))
+        yield _to_rgb(frame)
+        index += 1
+    if index < stop:
+        raise VideoError(_ended_early(info.path, index, start, stop))
+
+
+def _decode(container, stream, path):
+    """(frame, problem) for every decoded frame and (None, problem) for other problems.
+
+    ``problem`` is None for a clean frame. Reported: demuxer and decoder
+    errors (FFmpegError), frames the decoder marks as corrupt, and a stream
+    that ends before its container said it would (a cut-off file).
+    """
+    import av
+
+    packets, last_end = 0, None
+    demuxer = container.demux(stream)
+    while True:
+        try:
+            packet = next(demuxer)
+        except StopIteration:
+            break
+        except av.error.FFmpegError as error:
+            yield None, f"the container could not be read further ({error.strerror or error})"
+            break
+        if packet.size:
+            packets += 1
+            if packet.pts is not None:
+                end = packet.pts + (packet.duration or 0)
+                last_end = end if last_end is None else max(last_end, end)
+        try:
+            frames = packet.decode()  # the final empty packet flushes the decoder
+        except av.error.FFmpegError as error:
+            yield None, f"a packet could not be decoded ({error.strerror or error})"
+            continue
+        for frame in frames:  # a frame marked corrupt still has a (concealed) picture, as in FFmpeg
+            yield frame, ("a corrupt frame" if frame.is_corrupt else None)
+    cut = _cut_off(container, stream, packets, last_end)
+    if cut:
+        yield None, cut
+
+
+def _cut_off(container, stream, packets: int, last_end) -> str | None:
+    """Why the stream ended early, judged from the container's own index, or None.
+
+    Indexed containers (MP4/MOV, AVI) list every packet, so fewer packets
+    than listed means a cut file. Matroska from FFmpeg-based recorders (OBS)
+    records each stream's duration in a DURATION tag.
+    """
+    indexed = any(name in container.format.name.split(",") for name in ("mov", "mp4", "avi"))
+    if indexed and stream.frames and packets < stream.frames:
+        return f"the file ends after {packets} of the {stream.frames} packets its index lists (cut off)"
+    tag = stream.metadata.get("DURATION") if stream.metadata else None
+    if tag and last_end is not None:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return None
+        got = float(last_end * stream.time_base)
+        # The tag is the stream's end time (FFmpeg's muxer); half a second of slack.
+        if got < duration - 0.5:
+            return f"the stream ends at {got:.3f} s but its DURATION tag says {duration:.3f} s (cut off)"
+    return None
+
+
+def _where(pts: list[int], time_base) -> str:
+    if not pts:
+        return "the first frame"
+    return f"{float(pts[-1] * time_base):.3f} s (after frame {len(pts) - 1})"
+
+
+def _rate(stream, pts: list[int]) -> tuple[float, bool]:
+    """(fps, vfr): a constant rate exactly, or the mean rate of a variable one."""
+    steps = np.diff(np.asarray(pts, dtype=np.int64))
+    tick = stream.time_base
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if steps.size == 0:
+        return (float(rate) if rate else 25.0), False
+    # Constant when every step is the same up to timestamp rounding (one tick).
+    vfr = int(steps.max() - steps.min()) > 1
+    if not vfr and rate and abs(float(1 / rate) - float(steps.mean() * tick)) < float(tick) * 1.01:
+        return float(rate), False
+    return float(steps.size / (float((pts[-1] - pts[0]) * tick))), vfr
+
+
+def _rotation(frame) -> int:
+    """The frame's display rotation, counter-clockwise degrees in {0, 90, 180, 270}."""
+    try:
+        degrees = int(round(frame.rotation or 0))
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    return (round(degrees / 90) * 90) % 360
+
+
+def _to_rgb(frame) -> np.ndarray:
+    rgb = frame.to_ndarray(format="rgb24")
+    rotation = _rotation(frame)
+    if rotation:
+        rgb = np.ascontiguousarray(np.rot90(rgb, rotation // 90))
+    return rgb
+
+
+def _configure(stream, threads: int) -> None:
+    stream.thread_type = "AUTO"  # frame and slice threads; the output is the same
+    stream.codec_context.thread_count = int(threads)
 
 
 def _check_file(path) -> str:
@@ -215,95 +450,80 @@ def _check_file(path) -> str:
     return path
 
 
-def _ffmpeg_header(path: str) -> str:
-    """The stderr of ``ffmpeg -i path``: the container and stream listing."""
-    # "file:" keeps ffmpeg from reading a ':' in the name as a protocol.
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", "file:" + os.path.abspath(path)]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=120)
-    except subprocess.TimeoutExpired as error:
+class _open:
+    """``av.open`` as a context manager whose failures are VideoErrors naming the file."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        import av
+
+        try:
+            self.container = av.open(self.path, metadata_errors="ignore")
+        except av.error.FFmpegError as error:
+            raise VideoError(_why_unreadable(self.path, error)) from None
+        return self.container
+
+    def __exit__(self, *exc_info):
+        self.container.close()
+
+
+def _video_stream(container, path: str):
+    if not container.streams.video:
+        kind = "audio only" if container.streams.audio else "no streams at all, e.g. a recording of zero frames"
+        raise VideoError(f"{path}: the file has no video stream ({kind}). Give a video file with frames.")
+    stream = container.streams.video[0]
+    if stream.codec_context is None or not _decoder_exists(stream):
         raise VideoError(
-            f"{path}: ffmpeg took over 2 minutes to read the header; is the file on a hung mount?"
-        ) from error
-    return result.stderr
+            f"{path}: its video codec ({stream.codec_context.name if stream.codec_context else 'unknown'}) "
+            "has no decoder in the FFmpeg of PyAV. Convert it with a tool that decodes it, e.g. "
+            "`ffmpeg -i in -c:v libx264 -crf 18 -c:a aac out.mp4`."
+        )
+    return stream
 
 
-def _open_capture(path: str, header_text: str | None) -> cv2.VideoCapture:
-    """An opened OpenCV capture, or VideoError explaining why it cannot be."""
-    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-    if capture.isOpened():
-        return capture
-    capture.release()
-    if header_text is None:
-        header_text = _ffmpeg_header(path)
-    raise VideoError(_why_unreadable(path, header_text))
+def _decoder_exists(stream) -> bool:
+    try:
+        return stream.codec_context.codec.is_decoder
+    except Exception:
+        return False
 
 
-def _why_unreadable(path: str, header_text: str) -> str:
-    """A user-facing reason, from ffmpeg's own diagnosis, why OpenCV cannot open ``path``."""
+def _why_unreadable(path: str, error) -> str:
+    """A user-facing reason why FFmpeg cannot open ``path``."""
     with open(path, "rb") as handle:
         head = handle.read(12)
-    if "moov atom not found" in header_text and head[4:8] == b"ftyp":
+    if head[4:8] == b"ftyp":
         return (
-            f"{path}: MP4/MOV file without its index ('moov atom not found'): the file is "
-            "truncated (download or recording cut off). Copy or download it again; a cut "
-            "recording can sometimes be recovered with untrunc."
+            f"{path}: MP4/MOV file without a readable index ('moov atom'): the file is truncated "
+            "(download or recording cut off). Copy or download it again; a cut recording can "
+            "sometimes be recovered with untrunc."
         )
-    if _VIDEO_STREAM.search(header_text) is None and "Input #0" in header_text:
-        kind = ("audio only" if _AUDIO_STREAM.search(header_text)
-                else "no streams at all, e.g. a recording of zero frames")
-        return f"{path}: the file has no video stream ({kind}). Give a video file with frames."
-    lines = [line.strip() for line in header_text.splitlines() if "rror" in line or "nvalid" in line]
-    detail = f" ffmpeg says: {lines[-1].rstrip('.')}." if lines else ""
     return (
-        f"{path}: not a readable video (not a video file, an unsupported codec, or a "
-        f"damaged file).{detail} Check the file, or re-encode it: `ffmpeg -i in -c:v libx264 out.mp4`."
+        f"{path}: not a readable video (not a video file, or damaged beyond its header). "
+        f"FFmpeg says: {error.strerror or error}. Check the file."
     )
 
 
-def _count_remaining(capture: cv2.VideoCapture) -> int:
-    """How many more frames the capture decodes."""
-    count = 0
-    while capture.grab():
-        count += 1
-    return count
-
-
-def _count_frames(path: str) -> int:
-    """The number of frames sequential decoding gives."""
-    capture = _open_capture(path, None)
-    try:
-        return _count_remaining(capture)
-    finally:
-        capture.release()
-
-
-def _last_frame_is_last(path: str, frame_count: int) -> bool:
-    """Whether frame ``frame_count - 1`` decodes and no frame follows it (cheap: one seek)."""
-    capture = _open_capture(path, None)
-    try:
-        capture.set(cv2.CAP_PROP_POS_FRAMES, frame_count - 1)
-        if int(round(capture.get(cv2.CAP_PROP_POS_FRAMES))) != frame_count - 1:
-            return False
-        if not capture.grab():
-            return False
-        return not capture.grab()
-    finally:
-        capture.release()
-
-
-def _count_mismatch(path: str, header_count: int, counted: int) -> str:
+def _no_frames(path: str, stream, problem: str | None) -> str:
+    detail = f" ({problem})" if problem else ""
     return (
-        f"{path}: the container says {header_count} frames but decoding gives {counted}. "
-        f"The file is truncated or its header is wrong. Replace it, or {_REMUX_HINT} "
-        "(a remux rebuilds the index from the frames that are there)."
+        f"{path}: the {stream.codec_context.name} video stream has no decodable frames{detail}. "
+        "The file is empty of pictures or damaged; check that it plays, or replace it."
+    )
+
+
+def _changed(path: str, index: int) -> str:
+    return (
+        f"{path}: frame {index} does not have the timestamp its probe recorded: the file "
+        "changed after it was probed. Run the workflow again (it probes changed files anew)."
     )
 
 
 def _ended_early(path: str, missing: int, start: int, stop: int | None) -> str:
     wanted = f"frames [{start}, {stop})" if stop is not None else f"frames from {start} on"
     return (
-        f"{path}: there is no frame {missing} (0-based), yet {wanted} were asked for. "
-        f"The file is truncated or its frame count is wrong; check it with "
-        f"salience.video.probe(path, verify=True), or {_REMUX_HINT}."
+        f"{path}: decoding gives no frame {missing} (0-based), yet {wanted} were asked for: "
+        "the file has fewer frames than that, or changed after it was probed."
     )
