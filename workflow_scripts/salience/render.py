@@ -257,15 +257,19 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
         maps[index]  # a store that lacks the range fails here, before any encoding
     digits = max(6, len(str(source.frame_count)))
     size = (source.width, source.height)
+    colour = any(path is not None for path in (heatmap_path, overlay_path, png_dir))
 
     def coloured():
         frames = read_frames(source, start, stop) if overlay_path is not None else None
         for index in range(start, stop):
             log_frame = maps[index]
+            if not colour:
+                yield index, log_frame, None, None
+                continue
             scaled = normalized_density(log_frame, vmax)
             if scaled.shape != (source.height, source.width):
                 scaled = cv2.resize(scaled, size, interpolation=cv2.INTER_LINEAR)
-            heat = _apply_lut(scaled, lut)
+            heat = _apply_lut(scaled, lut) if colour else None
             overlay = blend(next(frames), heat, opacity) if frames is not None else None
             yield index, log_frame, heat, overlay
 

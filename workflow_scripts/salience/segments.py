@@ -162,11 +162,12 @@ def join_dirs(part_dirs: Sequence, output) -> None:
 
     Files are hard-linked (copied where the file system refuses links), so
     the parts stay whole until the join is done: a killed join can be redone.
-    Two parts holding one name is an error.
+    Hidden files (Snakemake's markers) are left out; two parts holding one name
+    is an error.
     """
     with StagedDir(output) as staged:
         for part in part_dirs:
-            for entry in sorted(os.listdir(part)):
+            for entry in sorted(e for e in os.listdir(part) if not e.startswith(".")):
                 target = staged.file(entry)
                 if os.path.lexists(target):
                     raise FileExistsError(f"{entry} is in two parts ({part} and an earlier one)")
@@ -197,3 +198,25 @@ def _check_tiling(segments: Sequence[Segment], frame_count: int, output) -> None
         expected = segment.stop
     if expected != frame_count:
         raise VideoError(f"{output}: the segments cover {expected} frames, the video has {frame_count}")
+
+
+# Resource estimates for one render_segment job (two x264 encodes of the
+# segment plus colouring). Measured by benchmarks/bench_render.py on 2 shared
+# cores; the runtime asked for is twice the expected time, plus start-up.
+SECONDS_PER_MEGAPIXEL_FRAME = {  # one job, both videos, 2 threads
+    "ultrafast": 0.012, "superfast": 0.015, "veryfast": 0.02, "faster": 0.03, "fast": 0.035,
+    "medium": 0.045, "slow": 0.08, "slower": 0.2, "veryslow": 0.4,
+}
+ENCODER_FRAMES_HELD = 100  # lookahead, reference and threaded frames of one x264 encode, generously
+
+
+def segment_runtime_minutes(frames: int, width: int, height: int, preset: str = "medium") -> int:
+    """Wall time to ask for, in minutes: 2x the expected time plus 5 minutes."""
+    seconds = frames * width * height / 1e6 * SECONDS_PER_MEGAPIXEL_FRAME.get(preset, 0.4)
+    return int(5 + -(-2 * seconds // 60))
+
+
+def segment_mem_mb(width: int, height: int) -> int:
+    """Host memory to ask for: the Python runtime (~1 GiB) plus two encoders' frame buffers."""
+    frame_bytes = width * height * 1.5  # yuv420p
+    return int(1024 + -(-2 * ENCODER_FRAMES_HELD * frame_bytes // 2**20))
