@@ -6,13 +6,14 @@ Every video is made here with the ffmpeg binary of imageio-ffmpeg; all are tiny
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
 import numpy as np
 import pytest
 
-from videos import decode_all, ffmpeg
+from videos import decode_all, ffmpeg, frame_times
 
 from salience import video
 from salience.errors import VideoError
@@ -64,51 +65,65 @@ def test_read_frames_matches_sequential_decoding(videos, name):
     path = videos[name]
     reference = decode_all(path)
     assert len(reference) == FRAMES
+    info = video.probe(path)
     rng = random.Random(name)
     ranges = [(0, FRAMES), (0, 1), (FRAMES - 1, FRAMES), (7, 7), (13, 14)]
     for _ in range(14):
         a = rng.randrange(FRAMES)
         ranges.append((a, rng.randint(a, min(FRAMES, a + rng.choice([1, 3, 20])))))
-    for a, b in ranges:
-        got = list(video.read_frames(path, a, b))
-        assert len(got) == b - a, (name, a, b)
-        for offset, frame in enumerate(got):
-            assert frame.dtype == np.uint8 and frame.shape == (64, 96, 3)
-            assert np.array_equal(frame, reference[a + offset]), (name, a, b, a + offset)
+    for source in (info, path):  # by timestamp (seeks), and from a bare path (decoding forward)
+        for a, b in ranges if source is info else ranges[:6]:
+            got = list(video.read_frames(source, a, b))
+            assert len(got) == b - a, (name, a, b)
+            for offset, frame in enumerate(got):
+                assert frame.dtype == np.uint8 and frame.shape == (64, 96, 3)
+                assert np.array_equal(frame, reference[a + offset]), (name, a, b, a + offset)
     # stop=None reads to the end
-    tail = list(video.read_frames(path, FRAMES - 5))
+    tail = list(video.read_frames(info, FRAMES - 5))
     assert len(tail) == 5 and np.array_equal(tail[-1], reference[-1])
 
 
 @pytest.mark.parametrize("name", CONTAINERS)
-@pytest.mark.parametrize("verify", [None, True, False])
-def test_probe_counts_and_sizes(videos, name, verify):
-    info = video.probe(videos[name], verify=verify)
-    assert info.frame_count == FRAMES
+def test_probe_counts_by_decoding_and_records_timestamps(videos, name):
+    info = video.probe(videos[name])
+    assert info.frame_count == FRAMES and info.frame_count_verified
     assert (info.width, info.height) == (96, 64)
-    assert info.fps == pytest.approx(25.0)
+    assert info.fps == pytest.approx(25.0) and not info.vfr
     assert info.has_audio == (name == "audio.mp4")
-    trusted = video.seek_is_exact(videos[name])
-    assert trusted == (not name.endswith(".ts"))
-    # Counted by decoding when asked, or when the container's count is not trusted.
-    assert info.frame_count_verified == (verify is True or (verify is None and not trusted))
+    assert info.timestamps == pytest.approx(frame_times(videos[name]), abs=1e-6)
+    assert info.sar == "1/1" and info.rotation == 0 and info.decode_error is None
 
 
 def test_video_info_round_trips_through_dict(videos):
     info = video.probe(videos["audio.mp4"])
     assert video.VideoInfo.from_dict(info.to_dict()) == info
     assert video.VideoInfo.from_dict({**info.to_dict(), "extra": 1}) == info
+    d = json.loads(json.dumps(info.to_dict()))  # what probe.json holds
+    assert len(d["timestamps"]) == FRAMES and d["padded_size"] == [96, 64]
+    for key in ("frame_count", "fps", "width", "height", "has_audio", "sar", "rotation", "audio_start", "codec"):
+        assert key in d
 
 
 def test_reading_past_the_end_raises(videos):
     for name in ("h264.mp4", "h264.ts"):
         path = videos[name]
-        with pytest.raises(VideoError, match=re.escape(str(path))):
-            list(video.read_frames(path, FRAMES - 2, FRAMES + 1))
-        with pytest.raises(VideoError, match=re.escape(str(path))):
-            list(video.read_frames(path, FRAMES + 3, FRAMES + 4))
+        info = video.probe(path)
+        for source in (path, info):
+            with pytest.raises(VideoError, match=re.escape(str(path))):
+                list(video.read_frames(source, FRAMES - 2, FRAMES + 1))
+            with pytest.raises(VideoError, match=re.escape(str(path))):
+                list(video.read_frames(source, FRAMES + 3, FRAMES + 4))
     with pytest.raises(ValueError):
         list(video.read_frames(videos["h264.mp4"], 5, 4))
+
+
+def test_a_file_changed_after_probing_is_caught(videos, tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(videos["h264.mp4"].read_bytes())
+    info = video.probe(path)
+    ffmpeg(*SOURCE, "-frames:v", str(FRAMES), "-r", "20", *H264, str(path))  # other timestamps
+    with pytest.raises(VideoError, match="changed after it was probed"):
+        list(video.read_frames(info, 10, 12))
 
 
 # --------------------------------------------------------------------------- bad files
@@ -132,11 +147,10 @@ def test_directory(tmp_path):
 def test_text_file_named_mp4(tmp_path):
     path = tmp_path / "notes.mp4"
     path.write_text("this is not a video\n" * 20)
-    with pytest.raises(VideoError, match="not a readable video") as error:
-        video.probe(path)
-    assert str(path) in str(error.value)
-    with pytest.raises(VideoError, match=re.escape(str(path))):
-        next(video.read_frames(path))
+    for check in (video.probe, video.check_readable, lambda p: next(video.read_frames(p))):
+        with pytest.raises(VideoError, match="not a readable video") as error:
+            check(path)
+        assert str(path) in str(error.value)
 
 
 def test_empty_file(tmp_path):
@@ -150,7 +164,7 @@ def test_empty_file(tmp_path):
 def test_zero_frame_video(tmp_path):
     path = tmp_path / "zero.mp4"
     ffmpeg(*SOURCE, "-frames:v", "0", *H264, str(path))
-    with pytest.raises(VideoError, match="no video stream") as error:
+    with pytest.raises(VideoError, match="no video stream|no decodable frames") as error:
         video.probe(path)
     assert str(path) in str(error.value)
 
@@ -164,26 +178,31 @@ def test_truncated_mp4_without_index(videos, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["faststart.mp4", "h264.mkv", "mpeg4.avi"])
-@pytest.mark.parametrize("verify", [None, True])
-def test_truncated_file_with_index_is_caught(videos, tmp_path, name, verify):
-    # The header still promises every frame; only the data is cut short.
+def test_truncated_file_is_reported_or_kept(videos, tmp_path, name):
+    # The header still promises every frame; the data is cut short.
     path = truncated_copy(videos[name], tmp_path / f"cut_{name}")
-    with pytest.raises(VideoError, match=rf"says {FRAMES} frames but decoding gives \d+") as error:
-        video.probe(path, verify=verify)
-    assert str(path) in str(error.value)
+    with pytest.raises(VideoError, match=r"damaged: .* around [0-9.]+ s \(after frame \d+\); \d+ frames decoded") \
+            as error:
+        video.probe(path)
+    assert str(path) in str(error.value) and "on_decode_error: keep" in str(error.value)
+    info = video.probe(path, on_decode_error="keep")
+    assert 0 < info.frame_count < FRAMES and info.decode_error
+    assert abs(info.frame_count - len(frame_times(path))) <= 2  # about what FFmpeg's own tools decode
+    reference = decode_all(path)
+    assert len(reference) == info.frame_count
+    for a, b in [(0, info.frame_count), (info.frame_count - 3, info.frame_count), (5, 9)]:
+        got = list(video.read_frames(info, a, b))
+        assert all(np.array_equal(g, reference[a + i]) for i, g in enumerate(got)) and len(got) == b - a
     with pytest.raises(VideoError, match=re.escape(str(path))):
-        list(video.read_frames(path, 0, FRAMES))
-    with pytest.raises(VideoError, match=re.escape(str(path))):
-        list(video.read_frames(path, FRAMES - 3, FRAMES))
+        list(video.read_frames(info, 0, FRAMES))
 
 
 def test_truncated_ts_counts_what_is_there(videos, tmp_path):
-    # MPEG-TS has no index: by default the decoded count is the truth; an explicit
-    # verify compares it with the (estimated) header count.
+    # MPEG-TS has no index: a cut file is a shorter file.
     path = truncated_copy(videos["h264.ts"], tmp_path / "cut.ts")
     info = video.probe(path)
     assert 0 < info.frame_count < FRAMES and info.frame_count_verified
-    frames = list(video.read_frames(path))
+    frames = list(video.read_frames(info))
     assert len(frames) == info.frame_count
     with pytest.raises(VideoError):
         list(video.read_frames(path, 0, info.frame_count + 1))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from salience.video import ffmpeg_exe
@@ -23,16 +23,32 @@ def stream_info(path) -> str:
 
 
 def decode_all(path) -> list[np.ndarray]:
-    """Every frame by plain sequential decoding, RGB: the reference for seeking tests."""
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    """Every frame by plain sequential, single-threaded decoding (PyAV), RGB, display orientation.
+
+    The reference for seeking tests: no seeks, no threads, no timestamps;
+    packets that fail to decode are skipped, as FFmpeg does.
+    """
+    import av
+
     frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
+    with av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            try:
+                decoded = packet.decode()
+            except av.error.InvalidDataError:
+                continue  # a damaged packet: FFmpeg goes on with the next
+            for frame in decoded:
+                rgb = frame.to_ndarray(format="rgb24")
+                frames.append(np.ascontiguousarray(np.rot90(rgb, int(frame.rotation or 0) // 90)))
     return frames
+
+
+def frame_times(path) -> list[float]:
+    """Each video frame's presentation time (s) as the ffmpeg binary reports it (showinfo)."""
+    stderr = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-copyts", "-i", str(path), "-map", "0:v:0",
+                             "-vf", "showinfo", "-fps_mode", "passthrough", "-f", "null", "-"],
+                            capture_output=True, text=True).stderr
+    return [float(t) for t in re.findall(r"pts_time:\s*([-0-9.e]+)", stderr)]
 
 
 def make_video(path: str | Path, *, frames: int = 40, size: str = "64x48", fps: int = 25,

@@ -159,21 +159,16 @@ def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo
     if on_decode_error not in ON_DECODE_ERROR:
         raise ValueError(f"on_decode_error must be one of {ON_DECODE_ERROR}, got {on_decode_error!r}")
     path = _check_file(path)
+    pts, rotation, size, problem = _scan(path, threads)
+    if problem is not None and threads != 1:
+        # How many frames of a damaged stretch come out can depend on frame
+        # threading; damaged files are decoded single-threaded, here and in
+        # read_frames, so that the count holds on every machine.
+        first_problem = problem
+        pts, rotation, size, problem = _scan(path, 1)
+        problem = problem or first_problem
     with _open(path) as container:
         stream = _video_stream(container, path)
-        _configure(stream, threads)
-        pts: list[int] = []
-        rotation, problem, size = 0, None, None
-        for frame, error in _decode(container, stream, path):
-            if error is not None:
-                problem = problem or f"{error} at {_where(pts, stream.time_base)}"
-                continue
-            if frame.pts is None:
-                problem = problem or f"a frame without a timestamp at {_where(pts, stream.time_base)}"
-            if not pts:
-                rotation = _rotation(frame)
-                size = (frame.width, frame.height)
-            pts.append(frame.pts if frame.pts is not None else (pts[-1] + 1 if pts else 0))
         if not pts:
             raise VideoError(_no_frames(path, stream, problem))
         if problem is not None:
@@ -208,6 +203,27 @@ def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo
         )
 
 
+def _scan(path: str, threads: int):
+    """One full decode: (pts list, rotation, coded size, first problem or None)."""
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        _configure(stream, threads)
+        pts: list[int] = []
+        rotation, problem, size = 0, None, None
+        for frame, error in _decode(container, stream, path):
+            if error is not None:
+                problem = problem or f"{error} around {_where(pts, stream.time_base)}"
+            if frame is None:
+                continue
+            if frame.pts is None:
+                problem = problem or f"a frame without a timestamp at {_where(pts, stream.time_base)}"
+            if not pts:
+                rotation = _rotation(frame)
+                size = (frame.width, frame.height)
+            pts.append(frame.pts if frame.pts is not None else (pts[-1] + 1 if pts else 0))
+    return pts, rotation, size, problem
+
+
 def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int = 0) -> Iterator[np.ndarray]:
     """Yield frames ``start .. stop-1`` as RGB uint8 arrays (H x W x 3, display orientation).
 
@@ -219,9 +235,11 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
     forward from its first frame. With a bare path frames are decoded forward
     from the first. Either way the frames are bit-identical to sequential
     decoding. If the video ends before ``stop``, VideoError is raised.
-    ``threads``: decoder threads (0: FFmpeg's choice).
+    ``threads``: decoder threads (0: FFmpeg's choice; damaged files: 1, as probed).
     """
     info = video if isinstance(video, VideoInfo) else None
+    if info is not None and info.decode_error is not None:
+        threads = 1
     path = _check_file(info.path if info else video)
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"bad frame range [{start}, {stop}) for {path}")
@@ -234,12 +252,14 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
     with _open(path) as container:
         stream = _video_stream(container, path)
         _configure(stream, threads)
+        if info is not None and Fraction(info.time_base) != stream.time_base:
+            raise VideoError(_changed(path, start))
         if info is not None and info.seekable and start > 0:
-            yield from _read_by_timestamp(container, stream, info, start, stop)
+            yield from _read_by_timestamp(container, stream, info, start, stop, threads)
             return
         index = 0
-        for frame, error in _decode(container, stream, path):
-            if error is not None:
+        for frame, _ in _decode(container, stream, path):
+            if frame is None:
                 continue  # probe decided whether a damaged file is used; its count holds
             if index >= start:
                 if info is not None and info.seekable and frame.pts != info.pts[index]:
@@ -255,88 +275,125 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
 # --------------------------------------------------------------------------- helpers
 
 
-def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int) -> Iterator[np.ndarray]:
-    """Frames [start, stop) found by pts after a seek; falls back to decoding from the start."""
+def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int, threads: int
+                       ) -> Iterator[np.ndarray]:
+    """Frames [start, stop) found by pts after a seek; falls back to decoding from the start.
+
+    After a seek, decoding must begin at a keyframe (frames before the first
+    keyframe are dropped), and that keyframe must not lie after frame
+    ``start`` (an inexact index, MPEG-TS, or open GOPs): else the seek is
+    retried from further back.
+    """
     target = info.pts[start]
     tick = Fraction(info.time_base)
-    # Seek to the keyframe at or before the target; if the first frame decoded
-    # is already past it (an inexact index, MPEG-TS), seek further back.
     for back_seconds in (0, 1, 4, 16):
-        offset = int(back_seconds / tick)
-        container.seek(max(target - offset, info.pts[0]), stream=stream, backward=True, any_frame=False)
+        container.seek(max(target - int(back_seconds / tick), info.pts[0]), stream=stream,
+                       backward=True, any_frame=False)
         stream.codec_context.flush_buffers()
-        frames = (frame for frame, error in _decode(container, stream, info.path) if error is None)
+        frames = _frames_from_keyframe(container, stream, info.path)
         first = next(frames, None)
         while first is not None and first.pts is not None and first.pts < target:
             first = next(frames, None)
         if first is not None and first.pts == target:
-            index = start
             yield _to_rgb(first)
-            index += 1
-            for frame in frames:
-                if index >= stop:
-                    return
-                if frame.pts != info.pts[index]:
-                    raise VideoError(_changed(info.path, index))
-                yield _to_rgb(frame)
-                index += 1
-            if index < stop:
-                raise VideoError(_ended_early(info.path, index, start, stop))
+            yield from _checked(frames, info, start + 1, stop, start)
             return
+        frames.close()
         if first is None or first.pts is None:
             break
     log.info("%s: seeking to frame %d was not exact; decoding from the first frame", info.path, start)
-    container.seek(info.pts[0], stream=stream, backward=True, any_frame=False)
-    stream.codec_context.flush_buffers()
-    index = 0
-    for frame, error in _decode(container, stream, info.path):
-        if error is not None or frame.pts is None or frame.pts < info.pts[0]:
+    with _open(info.path) as fresh:
+        stream = _video_stream(fresh, info.path)
+        _configure(stream, threads)
+        frames = (frame for frame, _ in _decode(fresh, stream, info.path) if frame is not None)
+        for _ in range(start):
+            if next(frames, None) is None:
+                raise VideoError(_ended_early(info.path, 0, start, stop))
+        yield from _checked(frames, info, start, stop, start)
+
+
+def _frames_from_keyframe(container, stream, path):
+    """Decoded frames after a seek, from the first keyframe on."""
+    synced = False
+    for frame, _ in _decode(container, stream, path):
+        if frame is None:
             continue
-        if index >= start:
-            if frame.pts != info.pts[index]:
-                raise VideoError(_changed(info.path, index))
-            yield _to_rgb(frame)
-        index += 1
+        synced = synced or frame.key_frame
+        if synced:
+            yield frame
+
+
+def _checked(frames, info: VideoInfo, index: int, stop: int, start: int) -> Iterator[np.ndarray]:
+    """Frames ``index .. stop-1`` from ``frames``, each checked against its probed pts."""
+    for frame in frames:
         if index >= stop:
             return
-    raise VideoError(_ended_early(info.path, index, start, stop))
+        if frame.pts != info.pts[index]:
+            raise VideoError(_changed(info.path, index))
+        yield _to_rgb(frame)
+        index += 1
+    if index < stop:
+        raise VideoError(_ended_early(info.path, index, start, stop))
 
 
 def _decode(container, stream, path):
-    """(frame, None) for every decoded frame, (None, reason) for each decoding problem.
+    """(frame, problem) for every decoded frame and (None, problem) for other problems.
 
-    Demuxer and decoder errors (FFmpegError), frames the decoder marks as
-    corrupt, and errors FFmpeg only logs (lost packets) are all reported.
+    ``problem`` is None for a clean frame. Reported: demuxer and decoder
+    errors (FFmpegError), frames the decoder marks as corrupt, and a stream
+    that ends before its container said it would (a cut-off file).
     """
     import av
-    import av.logging
 
-    with av.logging.Capture(local=False) as logs:
-        seen = 0
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.error.FFmpegError as error:
-                yield None, f"the container could not be read ({error.strerror or error})"
-                break
-            try:
-                frames = packet.decode()  # the final empty packet flushes the decoder
-            except av.error.FFmpegError as error:
-                yield None, f"a packet could not be decoded ({error.strerror or error})"
-                continue
-            if len(logs) > seen:
-                errors = [m for level, _, m in logs[seen:] if level <= av.logging.ERROR]
-                seen = len(logs)
-                if errors:
-                    yield None, f"FFmpeg reported '{errors[0].strip()}'"
-            for frame in frames:
-                if frame.is_corrupt:
-                    yield None, "a corrupt frame"
-                    continue
-                yield frame, None
+    packets, last_end = 0, None
+    demuxer = container.demux(stream)
+    while True:
+        try:
+            packet = next(demuxer)
+        except StopIteration:
+            break
+        except av.error.FFmpegError as error:
+            yield None, f"the container could not be read further ({error.strerror or error})"
+            break
+        if packet.size:
+            packets += 1
+            if packet.pts is not None:
+                end = packet.pts + (packet.duration or 0)
+                last_end = end if last_end is None else max(last_end, end)
+        try:
+            frames = packet.decode()  # the final empty packet flushes the decoder
+        except av.error.FFmpegError as error:
+            yield None, f"a packet could not be decoded ({error.strerror or error})"
+            continue
+        for frame in frames:  # a frame marked corrupt still has a (concealed) picture, as in FFmpeg
+            yield frame, ("a corrupt frame" if frame.is_corrupt else None)
+    cut = _cut_off(container, stream, packets, last_end)
+    if cut:
+        yield None, cut
+
+
+def _cut_off(container, stream, packets: int, last_end) -> str | None:
+    """Why the stream ended early, judged from the container's own index, or None.
+
+    Indexed containers (MP4/MOV, AVI) list every packet, so fewer packets
+    than listed means a cut file. Matroska from FFmpeg-based recorders (OBS)
+    records each stream's duration in a DURATION tag.
+    """
+    indexed = any(name in container.format.name.split(",") for name in ("mov", "mp4", "avi"))
+    if indexed and stream.frames and packets < stream.frames:
+        return f"the file ends after {packets} of the {stream.frames} packets its index lists (cut off)"
+    tag = stream.metadata.get("DURATION") if stream.metadata else None
+    if tag and last_end is not None:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return None
+        got = float(last_end * stream.time_base)
+        # The tag is the stream's end time (FFmpeg's muxer); half a second of slack.
+        if got < duration - 0.5:
+            return f"the stream ends at {got:.3f} s but its DURATION tag says {duration:.3f} s (cut off)"
+    return None
 
 
 def _where(pts: list[int], time_base) -> str:
