@@ -201,18 +201,20 @@ def _check_tiling(segments: Sequence[Segment], frame_count: int, output) -> None
 
 
 # Resource estimates for one render_segment job (two x264 encodes of the
-# segment plus colouring). Measured by benchmarks/bench_render.py on 2 shared
-# cores; the runtime asked for is twice the expected time, plus start-up.
-SECONDS_PER_MEGAPIXEL_FRAME = {  # one job, both videos, 2 threads
-    "ultrafast": 0.012, "superfast": 0.015, "veryfast": 0.02, "faster": 0.03, "fast": 0.035,
-    "medium": 0.045, "slow": 0.08, "slower": 0.2, "veryslow": 0.4,
+# segment plus colouring, 2 threads). Measured by benchmarks/bench_render.py
+# on 2 heavily shared cores (medium: 0.17-0.19 s per megapixel-frame at 720p
+# and 1080p), rounded up; slower and veryslow were not measured (x264's own
+# ratios). The runtime asked for is twice this, plus start-up.
+SECONDS_PER_MEGAPIXEL_FRAME = {
+    "ultrafast": 0.06, "superfast": 0.08, "veryfast": 0.12, "faster": 0.15, "fast": 0.18,
+    "medium": 0.25, "slow": 0.35, "slower": 0.6, "veryslow": 1.2,
 }
 ENCODER_FRAMES_HELD = 100  # lookahead, reference and threaded frames of one x264 encode, generously
 
 
 def segment_runtime_minutes(frames: int, width: int, height: int, preset: str = "medium") -> int:
     """Wall time to ask for, in minutes: 2x the expected time plus 5 minutes."""
-    seconds = frames * width * height / 1e6 * SECONDS_PER_MEGAPIXEL_FRAME.get(preset, 0.4)
+    seconds = frames * width * height / 1e6 * SECONDS_PER_MEGAPIXEL_FRAME.get(preset, 1.2)
     return int(5 + -(-2 * seconds // 60))
 
 
