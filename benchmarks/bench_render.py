@@ -90,15 +90,16 @@ def main() -> None:
     from salience import segments
 
     print(f"{os.cpu_count()} CPUs; {args.frames} frames per row; crf 18; both videos per job")
-    print(f"{'row':<34} {'size':>10} {'frames/s':>9} {'KiB/frame':>10} {'wall s':>8}")
+    print("| row | size | frames/s | KiB/frame | wall s |")
+    print("| --- | --- | ---: | ---: | ---: |")
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_render_"))
     try:
         inputs = {size: prepare(scratch, args.frames, *size) for size in sizes}
         n = args.frames
 
         def row(label, size, seconds, size_bytes=None, frames=n):
-            kib = f"{size_bytes / frames / 1024:10.1f}" if size_bytes else f"{'':>10}"
-            print(f"{label:<34} {size[0]}x{size[1]:<5} {frames / seconds:9.1f} {kib} {seconds:8.2f}", flush=True)
+            kib = f"{size_bytes / frames / 1024:.1f}" if size_bytes else ""
+            print(f"| {label} | {size[0]}x{size[1]} | {frames / seconds:.1f} | {kib} | {seconds:.2f} |", flush=True)
 
         for size in sizes:
             for count in threads:
@@ -126,7 +127,7 @@ def main() -> None:
         scale = args.total / n
         row("one job", size, one)
         row(f"{args.jobs} segment jobs at once + join", size, parallel + join)
-        print(f"join (both videos, {n} frames)          {join:.2f} s")
+        print(f"\njoin (both videos, {n} frames): {join:.2f} s")
         print(f"{args.total} frames at {size[0]}x{size[1]}, scaled from {n}: one job {one * scale / 60:.1f} min, "
               f"{args.jobs} jobs here {(parallel + join) * scale / 60:.1f} min, "
               f"{args.nodes} nodes (one job each, projected) {(one * scale / args.nodes + join * scale) / 60:.1f} min")

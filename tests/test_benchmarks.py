@@ -70,3 +70,15 @@ def test_bench_store_float16_rounds_within_half_a_step():
     errors = {(row["dtype"], row["codec"]): float(row["max abs err"]) for row in rows}
     assert errors[("float32", "blosc lz4 bitshuffle")] == 0 and errors[("float32", "zstd level 3")] == 0
     assert 0 < errors[("float16", "zstd level 3")] <= 2.0 ** -7  # values above -32: step 2**-6 at most
+
+
+def test_bench_render_table_has_every_row():
+    out = run("bench_render.py", "--sizes", "64x48,96x64", "--frames", "8", "--threads", "1,2",
+              "--presets", "ultrafast,medium", "--jobs", "2", "--total", "80")
+    rows = table_rows(out, "row")
+    labels = [row["row"] for row in rows]
+    assert labels == ["threads 1 (medium)", "threads 2 (medium)"] * 2 + [
+        "preset ultrafast (2 threads)", "preset medium (2 threads)", "one job", "2 segment jobs at once + join"]
+    assert all(float(row["frames/s"]) > 0 for row in rows)
+    assert all(float(row["KiB/frame"]) > 0 for row in rows[:6])
+    assert "80 frames at 96x64, scaled from 8" in out
