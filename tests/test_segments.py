@@ -158,3 +158,26 @@ def test_exports_in_parts_equal_one_export(tmp_path):
         for name in one:
             assert (tmp_path / f"{kind}_joined" / name).read_bytes() == (tmp_path / f"{kind}_one" / name).read_bytes()
         assert all(part.is_dir() for part in parts)  # linked, not moved: a killed join can be redone
+
+
+def test_global_normalization_in_segments_equals_one_job(tmp_path):
+    """Segments coloured by the video's peak (density-peak over the chunk stores), crf 0: identical."""
+    import json
+
+    from salience.__main__ import main
+
+    source = make_video(tmp_path / "clip.mp4", frames=12, size="64x48")
+    info = video.probe(source)
+    bounds = [0, 5, 12]
+    chunk_paths = write_chunk_stores(tmp_path, info, bounds)
+    store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=12, attrs={})
+    assert main(["density-peak", *map(str, chunk_paths), "--output", str(tmp_path / "peak.json")]) == 0
+    vmax = render.global_density_max(zarr.open_group(str(tmp_path / "saliency.zarr"))["log_density"])
+    assert json.loads((tmp_path / "peak.json").read_text())["density_max"] == vmax
+    single = tmp_path / "one_h.mp4", tmp_path / "one_o.mp4"
+    render.render_videos(tmp_path / "saliency.zarr", info, heatmap_path=single[0], overlay_path=single[1],
+                         normalization="global", crf=0)
+    joined = render_in_segments(tmp_path, info, chunk_paths, bounds, "parts", crf=0, vmax=vmax)
+    for one, parts in zip(single, joined):
+        np.testing.assert_array_equal(np.stack([f for _, f in decoded(parts)[0]]),
+                                      np.stack([f for _, f in decoded(one)[0]]))

@@ -23,7 +23,7 @@ from contextlib import ExitStack
 import cv2
 import numpy as np
 
-from .atomic import StagedDir, unused_sibling
+from .atomic import StagedDir
 from .errors import ConfigError, SalienceError, VideoError
 from .encode import H264Writer
 from .video import VideoInfo, probe, read_frames
@@ -217,8 +217,8 @@ class FrameMaps:
 
         self._parts = []
         for path in store_paths:
+            array = open_array(path)  # a clear error for a path that holds no store
             first = int(zarr.open_group(os.fspath(path), mode="r").attrs.get("first_frame", 0))
-            array = open_array(path)
             if array.ndim != 3:
                 raise SalienceError(f"{path}: 'log_density' must be (T, H, W), got shape {array.shape}")
             self._parts.append((first, first + array.shape[0], array, os.fspath(path)))
