@@ -103,6 +103,9 @@ def test_segments_joined_equal_one_job(tmp_path, case, crf):
         (one_frames, one_audio), (part_frames, part_audio) = decoded(one), decoded(parts)
         assert len(part_frames) == len(one_frames) == info.frame_count
         assert [t for t, _ in part_frames] == [t for t, _ in one_frames]  # the source's times, VFR too
+        with av.open(str(one)) as a, av.open(str(parts)) as b:  # what players and demuxers derive
+            assert b.streams.video[0].average_rate == a.streams.video[0].average_rate
+            assert b.streams.video[0].duration == a.streams.video[0].duration
         assert part_audio is not None and part_audio == pytest.approx(one_audio, abs=1e-3)
         assert part_audio == pytest.approx(info.end_time - min(info.audio_start, info.timestamps[0]), abs=0.05)
         pixels = np.stack([f for _, f in part_frames]).astype(int), np.stack([f for _, f in one_frames]).astype(int)

@@ -85,11 +85,13 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
     they must tile the video's frames. Packets are copied; the timestamps of
     segment ``[start, stop)`` are shifted by ``pts[start]`` minus the
     output's origin, so frame i is at the source's timestamp i as in a
-    one-job render. Decoding timestamps that would not increase across a
-    join (B-frame delay) are moved just past the previous packet's, never
-    past the packet's own presentation time. The source's first audio
-    stream is encoded once over the whole timeline (``encode``'s audio
-    path). The file appears atomically.
+    one-job render, and every frame must be there exactly once. Decoding
+    timestamps are laid out anew over the whole file, as one encoder lays
+    them out (packet i decodes at the presentation time of frame i - d, d
+    the largest reordering delay of any segment): each segment's own would
+    jump at the joins and make players and demuxers misjudge the rate. The
+    source's first audio stream is encoded once over the whole timeline
+    (``encode``'s audio path). The file appears atomically.
     """
     import av
 
@@ -105,12 +107,14 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
     with_audio = bool(audio and info.has_audio)
     time_base = Fraction(info.time_base)
     origin_ticks = round(Fraction(timeline_origin(info, with_audio)) / time_base)
+    frame_pts = [p - origin_ticks for p in info.pts]  # the output's presentation times, frame order
+    delay = _reorder_delay(segment_paths, segments, info, frame_pts, time_base)
+    first_step = frame_pts[1] - frame_pts[0] if len(frame_pts) > 1 else 1
     try:
         options = {"movflags": "+faststart"} if suffix.lower() in _MP4_FAMILY else {}
         with av.open(temp, "w", format=_format_of(suffix), options=options) as out:
-            video_out = None
-            extradata = None
-            last_dts = None
+            video_out = extradata = audio_copy = None
+            decoded = 0  # packets muxed so far: the decode-order index
             for path, segment in zip(segment_paths, segments):
                 with av.open(os.fspath(path)) as source:
                     stream = source.streams.video[0]
@@ -125,29 +129,22 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
                     elif stream.codec_context.extradata != extradata:
                         raise VideoError(f"{path}: encoded with other parameters than the first segment "
                                          f"({segment_paths[0]}); render all segments with the same settings")
-                    shift = info.pts[segment.start] - origin_ticks  # output ticks
-                    count = 0
+                    shift = frame_pts[segment.start]
                     for packet in source.demux(stream):
                         if packet.size == 0:
                             continue  # the demuxer's end marker
                         pts = _ticks(packet.pts, stream.time_base, time_base, path) + shift
-                        dts = _ticks(packet.dts, stream.time_base, time_base, path) + shift
-                        if last_dts is not None and dts <= last_dts:
-                            dts = last_dts + 1
-                            if dts > pts:
-                                raise VideoError(f"{path}: cannot join at frame {segment.start}: "
-                                                 "the time base is too coarse for the B-frame delay")
+                        if decoded >= delay:
+                            dts = frame_pts[decoded - delay]
+                        else:
+                            dts = frame_pts[0] - (delay - decoded) * first_step
                         # A duration is a hint (the last frame's display time): rounded.
                         duration = round((packet.duration or 0) * Fraction(stream.time_base) / time_base)
                         packet.pts, packet.dts, packet.time_base = pts, dts, time_base
                         packet.duration = duration
                         packet.stream = video_out
                         out.mux(packet)
-                        last_dts = dts
-                        count += 1
-                    if count != segment.stop - segment.start:
-                        raise VideoError(f"{path}: holds {count} frames, segment {segment.name} needs "
-                                         f"{segment.stop - segment.start}; render it again")
+                        decoded += 1
             if audio_copy is not None:
                 audio_copy.copy(until=info.end_time)
         os.replace(temp, output)
@@ -155,6 +152,29 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
         if os.path.lexists(temp):
             os.unlink(temp)
         raise
+
+
+def _reorder_delay(segment_paths, segments, info: VideoInfo, frame_pts, time_base) -> int:
+    """The largest (decode index - display index) over every packet: frames held back for B-frames.
+
+    Also checks that each segment holds exactly its frames, at their times.
+    """
+    import av
+
+    delay = 0
+    for path, segment in zip(segment_paths, segments):
+        with av.open(os.fspath(path)) as source:
+            stream = source.streams.video[0]
+            shift = frame_pts[segment.start]
+            shown = [_ticks(p.pts, stream.time_base, time_base, path) + shift
+                     for p in source.demux(stream) if p.size]
+        expected = frame_pts[segment.start:segment.stop]
+        if sorted(shown) != expected:
+            raise VideoError(f"{path}: holds {len(shown)} frames, not the {len(expected)} of segment "
+                             f"{segment.name} at the times of {info.path}; render it again")
+        rank = {pts: index for index, pts in enumerate(expected)}
+        delay = max([delay] + [index - rank[pts] for index, pts in enumerate(shown)])
+    return delay
 
 
 def join_dirs(part_dirs: Sequence, output) -> None:
