@@ -1,4 +1,6 @@
-"""Run planning: video ids, globs, the probe cache, resource estimates."""
+"""Run planning: video ids, globs, probe records, resource estimates."""
+
+import json
 
 import pytest
 from videos import make_video
@@ -27,15 +29,16 @@ def test_find_videos_globs_and_refuses_clashes(tmp_path):
         plan.find_videos(["c.mp4"], base=tmp_path)
 
 
-def test_probe_cache_is_used_and_follows_file_changes(tmp_path, monkeypatch):
-    video = make_video(tmp_path / "clip.ts", frames=6)
-    cache = tmp_path / "cache"
-    assert plan.probe_cached(video, cache).frame_count == 6
-    monkeypatch.setattr(plan, "probe", lambda path: pytest.fail("probed again"))
-    assert plan.probe_cached(video, cache).frame_count == 6  # from the cache
-    monkeypatch.undo()
-    make_video(video, frames=9)  # the file changed: probe again
-    assert plan.probe_cached(video, cache).frame_count == 9
+def test_probe_records_load_and_stale_ones_are_refused(tmp_path):
+    from salience.video import probe
+
+    clip = make_video(tmp_path / "clip.ts", frames=6)
+    record = tmp_path / "probe.json"
+    record.write_text(json.dumps(probe(clip).to_dict()))
+    assert plan.load_probe(record).frame_count == 6
+    record.write_text(json.dumps({"frame_count": 6, "fps": 25.0}))  # written by an older version
+    with pytest.raises(VideoError, match="probe the video anew"):
+        plan.load_probe(record)
 
 
 def test_resource_estimates_grow_with_work():

@@ -120,13 +120,15 @@ def test_chunk_size_does_not_change_the_result(finished_run, tmp_path):
     np.testing.assert_allclose(log_density(tmp_path), log_density(finished_run), atol=1e-5, rtol=0)
 
 
-def test_dry_run_lists_every_chunk_job(tmp_path):
+def test_dry_run_lists_every_chunk_job_once_probed(tmp_path):
     make_video(tmp_path / "a.mp4", frames=30, size=SIZE)
     make_video(tmp_path / "b.mkv", frames=20, size=SIZE)
     write_config(tmp_path, videos=["*.mp4", "b.mkv"], chunk_frames=7)
-    jobs = planned_jobs(tmp_path)
-    assert jobs["predict_chunk"] == 5 + 3
+    jobs = planned_jobs(tmp_path)  # before probing: the checkpoint decides the chunks
     assert jobs["probe_video"] == 2 and jobs["assemble_zarr"] == 2 and jobs["download_weights"] == 1
+    assert "predict_chunk" not in jobs
+    snakemake(tmp_path, "--cores", "2", "--until", "probe_video")
+    assert planned_jobs(tmp_path)["predict_chunk"] == 5 + 3
 
 
 def test_reruns_follow_the_config(finished_run, tmp_path):
@@ -249,6 +251,7 @@ def test_weights_record_and_cli_steps_by_hand(finished_run):
 def test_image_models_run_through_the_workflow(tmp_path, model, store_dtype):
     make_video(tmp_path / "clip.mp4", frames=4, size="128x96", audio=True)
     write_config(tmp_path, model=model, chunk_frames=2, export={"npy": True}, store_dtype=store_dtype)
+    snakemake(tmp_path, "--cores", "1", "--until", "probe_video")
     jobs = planned_jobs(tmp_path)
     assert jobs["predict_chunk"] == 2  # per-frame models: chunks without warm-up overlap
     snakemake(tmp_path, "--cores", "2", "--notemp")  # --notemp keeps the chunk stores to inspect

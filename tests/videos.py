@@ -32,6 +32,7 @@ def decode_all(path) -> list[np.ndarray]:
 
     frames = []
     with av.open(str(path)) as container:
+        container.streams.video[0].codec_context.thread_count = 1
         for packet in container.demux(video=0):
             try:
                 decoded = packet.decode()
@@ -113,7 +114,7 @@ CASES = {
     "audio.ts": lambda p: ffmpeg(*_lavfi(), *[a.format(seconds=2) for a in _SINE], "-frames:v", "30",
                                  *_H264, "-c:a", "aac", "-shortest", str(p)),
     "vfr.mp4": lambda p: _vfr(p, audio=True),
-    "vfr.mkv": lambda p: _vfr(p, audio=False),
+    "vfr_mkv.mkv": lambda p: _vfr(p, audio=False),
     "av1.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libaom-av1", "-cpu-used", "8",
                                 "-g", "8", "-pix_fmt", "yuv420p", str(p)),
     "hevc10.mkv": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libx265", "-pix_fmt", "yuv420p10le",
@@ -123,10 +124,11 @@ CASES = {
                                  "-c:a", "libopus", "-shortest", str(p)),
     "rotated.mp4": _rotated,
     "sar.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-vf", "setsar=2/1", *_H264, str(p)),
-    "odd.mp4": lambda p: ffmpeg(*_lavfi("161x91"), "-frames:v", "12", "-c:v", "libx264", "-g", "8",
-                                "-pix_fmt", "yuv444p", str(p)),
-    "gray.mkv": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libx264", "-g", "8",
-                                 "-pix_fmt", "gray", str(p)),
+    # odd sizes need 4:4:4 in H.264 (testsrc2 itself rounds sizes to even)
+    "odd.mp4": lambda p: ffmpeg(*_lavfi("162x92"), "-frames:v", "12", "-vf", "format=yuv444p,crop=161:91:0:0",
+                                "-c:v", "libx264", "-g", "8", "-pix_fmt", "yuv444p", str(p)),
+    "gray.mkv": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libx265", "-pix_fmt", "gray",
+                                 "-x265-params", "log-level=error:keyint=8", str(p)),
     "one.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "1", *_H264, str(p)),
     "corrupt.mkv": _corrupt,
 }

@@ -168,7 +168,8 @@ def cmd_assemble(args) -> None:
     from .models import TEMPORAL_WINDOW
 
     info = json.loads(Path(args.probe).read_text())
-    attrs = dict(info)
+    # Per-frame lists stay in probe.json (a long video's would bloat the attributes).
+    attrs = {key: value for key, value in info.items() if key not in ("timestamps", "pts")}
     attrs.update(json.loads(args.attrs) if args.attrs else {})
     if args.weights_record:
         record = json.loads(Path(args.weights_record).read_text())

@@ -142,11 +142,18 @@ class H264Writer:
         frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709")
         frame.pts = self.info.pts[index] - self._origin_ticks
         frame.time_base = self._time_base
-        self._mux(self._video.encode(frame))
+        try:
+            self._mux(self._video.encode(frame))
+        except av.error.FFmpegError as error:
+            message = self._failure(error)
+            self.abort()
+            raise VideoError(message) from error
         self.frames_written += 1
 
     def finish(self) -> None:
         """Flush the encoders and close the temporary file; raise VideoError on failure."""
+        import av
+
         if self._state != "open":
             return
         try:
@@ -157,6 +164,10 @@ class H264Writer:
             if self._audio is not None:
                 self._audio.copy(until=self.info.end_time)
             self._container.close()
+        except av.error.FFmpegError as error:
+            message = self._failure(error)
+            self.abort()
+            raise VideoError(message) from error
         except BaseException:
             self.abort()
             raise
@@ -180,6 +191,10 @@ class H264Writer:
     def _mux(self, packets) -> None:
         for packet in packets:
             self._container.mux(packet)
+
+    def _failure(self, error) -> str:
+        return (f"could not write {self.path}: the encoder failed ({error}). "
+                "Check free disk space and that the directory is writable.")
 
     def _discard(self) -> None:
         container = getattr(self, "_container", None)

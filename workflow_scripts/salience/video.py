@@ -92,8 +92,14 @@ class VideoInfo:
 
     @property
     def seekable(self) -> bool:
-        """Whether frames can be found by their pts: present and strictly increasing."""
-        return len(self.pts) == self.frame_count and all(a < b for a, b in zip(self.pts, self.pts[1:]))
+        """Whether frames can be found by seeking to their pts.
+
+        Not in a damaged file: the picture FFmpeg conceals for a broken frame
+        depends on the frames decoded before it, so only decoding forward from
+        the first frame gives the probed frames again.
+        """
+        return (self.decode_error is None and len(self.pts) == self.frame_count
+                and all(a < b for a, b in zip(self.pts, self.pts[1:])))
 
     @property
     def padded_size(self) -> tuple[int, int]:
@@ -231,8 +237,8 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
     With a ``VideoInfo`` frame ``start`` is reached by seeking to its
     timestamp, and every frame yielded is checked against the probed
     timestamps; a seek that lands past the frame is retried from further
-    back, and where timestamps cannot identify frames the file is decoded
-    forward from its first frame. With a bare path frames are decoded forward
+    back, and where timestamps cannot identify frames (or the file is
+    damaged) it is decoded forward from its first frame. With a bare path frames are decoded forward
     from the first. Either way the frames are bit-identical to sequential
     decoding. If the video ends before ``stop``, VideoError is raised.
     ``threads``: decoder threads (0: FFmpeg's choice; damaged files: 1, as probed).
@@ -477,7 +483,8 @@ def _video_stream(container, path: str):
     if stream.codec_context is None or not _decoder_exists(stream):
         raise VideoError(
             f"{path}: its video codec ({stream.codec_context.name if stream.codec_context else 'unknown'}) "
-            f"has no decoder in this FFmpeg (PyAV's wheel); {_REENCODE_HINT} with an FFmpeg that decodes it."
+            "has no decoder in the FFmpeg of PyAV. Convert it with a tool that decodes it, e.g. "
+            "`ffmpeg -i in -c:v libx264 -crf 18 -c:a aac out.mp4`."
         )
     return stream
 
