@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     import av
 
     print(f"# decode to RGB, H.264 {args.frames} frames, best of {args.repeats}; PyAV {av.__version__} "
-          f"(FFmpeg {'.'.join(map(str, av.ffmpeg_version_info)) if hasattr(av, 'ffmpeg_version_info') else '?'}), "
+          f"(FFmpeg {getattr(av, 'ffmpeg_version_info', '?')}), "
           f"OpenCV {cv2.__version__}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     header = ["size"] + [f"PyAV {n} thread{'s' if n > 1 else ''} (frames/s)" for n in threads] + ["OpenCV (frames/s)"]
     print(harness.markdown_table(header, rows))

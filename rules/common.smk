@@ -50,7 +50,7 @@ def video_path(wildcards):
 def video_info(wildcards):
     """The video's probe (after the probe_video checkpoint ran)."""
     probe_json = checkpoints.probe_video.get(video=wildcards.video).output[0]
-    return plan.load_probe(probe_json)
+    return video.load_probe(probe_json)
 
 
 def chunk_of(wildcards):

@@ -30,15 +30,15 @@ def test_find_videos_globs_and_refuses_clashes(tmp_path):
 
 
 def test_probe_records_load_and_stale_ones_are_refused(tmp_path):
-    from salience.video import probe
+    from salience import video
 
     clip = make_video(tmp_path / "clip.ts", frames=6)
     record = tmp_path / "probe.json"
-    record.write_text(json.dumps(probe(clip).to_dict()))
-    assert plan.load_probe(record).frame_count == 6
+    record.write_text(json.dumps(video.probe(clip).to_dict()))
+    assert video.load_probe(record).frame_count == 6
     record.write_text(json.dumps({"frame_count": 6, "fps": 25.0}))  # written by an older version
     with pytest.raises(VideoError, match="probe the video anew"):
-        plan.load_probe(record)
+        video.load_probe(record)
 
 
 def test_resource_estimates_grow_with_work():

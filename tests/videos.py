@@ -77,21 +77,21 @@ def _lavfi(size: str = "64x48", rate: int = 25) -> list[str]:
 
 
 def _vfr(path: Path, audio: bool) -> None:
-    # 10 frames at 10 fps, then 30 frames at 30 fps: one stream, two rates.
-    graph = ("testsrc2=size=64x48:rate=10:duration=1[a];testsrc2=size=64x48:rate=30:duration=1[b];"
+    # 5 frames at 10 fps, then 15 frames at 30 fps: one stream, two rates.
+    graph = ("testsrc2=size=64x48:rate=10:duration=0.5[a];testsrc2=size=64x48:rate=30:duration=0.5[b];"
              "[a][b]concat=n=2:v=1:a=0,settb=1/1000[v]")
     args = ["-filter_complex", graph]
     if audio:
-        args += [a.format(seconds=2) for a in _SINE]
+        args += [a.format(seconds=1) for a in _SINE]
     args += ["-map", "[v]"] + (["-map", "0:a"] if audio else [])
     args += _H264 + ["-fps_mode", "vfr"] + (["-c:a", "aac"] if audio else [])
     ffmpeg(*args, str(path))
 
 
 def _corrupt(path: Path) -> None:
-    """40 frames of H.264 in .mkv with a run of packets in the middle overwritten by junk."""
+    """28 frames of H.264 in .mkv with a run of packets in the middle overwritten by junk."""
     clean = path.with_name("clean_" + path.name)
-    ffmpeg(*_lavfi(), "-frames:v", "40", *_H264, str(clean))
+    ffmpeg(*_lavfi(), "-frames:v", "28", *_H264, str(clean))
     data = bytearray(clean.read_bytes())
     start = len(data) // 2
     data[start:start + len(data) // 8] = bytes((i * 73 + 11) % 256 for i in range(len(data) // 8))
@@ -101,7 +101,7 @@ def _corrupt(path: Path) -> None:
 
 def _rotated(path: Path) -> None:
     plain = path.with_name("plain_" + path.name)
-    ffmpeg(*_lavfi(), "-frames:v", "20", *_H264, str(plain))
+    ffmpeg(*_lavfi(), "-frames:v", "14", *_H264, str(plain))
     ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", str(path))
     plain.unlink()
 
@@ -109,25 +109,25 @@ def _rotated(path: Path) -> None:
 # name -> recipe(path). Each is a kind of file users bring; all tiny.
 CASES = {
     # OBS: .mkv whose audio starts 0.2 s before the first video frame
-    "obs.mkv": lambda p: ffmpeg("-itsoffset", "0.2", *_lavfi(), *[a.format(seconds=1.2) for a in _SINE],
-                                "-frames:v", "20", *_H264, "-c:a", "aac", str(p)),
-    "audio.ts": lambda p: ffmpeg(*_lavfi(), *[a.format(seconds=2) for a in _SINE], "-frames:v", "30",
+    "obs.mkv": lambda p: ffmpeg("-itsoffset", "0.2", *_lavfi(), *[a.format(seconds=0.8) for a in _SINE],
+                                "-frames:v", "14", *_H264, "-c:a", "aac", str(p)),
+    "audio.ts": lambda p: ffmpeg(*_lavfi(), *[a.format(seconds=1) for a in _SINE], "-frames:v", "14",
                                  *_H264, "-c:a", "aac", "-shortest", str(p)),
     "vfr.mp4": lambda p: _vfr(p, audio=True),
     "vfr_mkv.mkv": lambda p: _vfr(p, audio=False),
-    "av1.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libaom-av1", "-cpu-used", "8",
+    "av1.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "14", "-c:v", "libaom-av1", "-cpu-used", "8",
                                 "-g", "8", "-pix_fmt", "yuv420p", str(p)),
-    "hevc10.mkv": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libx265", "-pix_fmt", "yuv420p10le",
+    "hevc10.mkv": lambda p: ffmpeg(*_lavfi(), "-frames:v", "14", "-c:v", "libx265", "-pix_fmt", "yuv420p10le",
                                    "-x265-params", "log-level=error:keyint=8", str(p)),
-    "vp9.webm": lambda p: ffmpeg(*_lavfi(), *[a.format(seconds=1) for a in _SINE], "-frames:v", "20",
+    "vp9.webm": lambda p: ffmpeg(*_lavfi(), *[a.format(seconds=1) for a in _SINE], "-frames:v", "14",
                                  "-c:v", "libvpx-vp9", "-g", "8", "-deadline", "realtime", "-cpu-used", "8",
                                  "-c:a", "libopus", "-shortest", str(p)),
     "rotated.mp4": _rotated,
-    "sar.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-vf", "setsar=2/1", *_H264, str(p)),
+    "sar.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "14", "-vf", "setsar=2/1", *_H264, str(p)),
     # odd sizes need 4:4:4 in H.264 (testsrc2 itself rounds sizes to even)
     "odd.mp4": lambda p: ffmpeg(*_lavfi("162x92"), "-frames:v", "12", "-vf", "format=yuv444p,crop=161:91:0:0",
                                 "-c:v", "libx264", "-g", "8", "-pix_fmt", "yuv444p", str(p)),
-    "gray.mkv": lambda p: ffmpeg(*_lavfi(), "-frames:v", "20", "-c:v", "libx265", "-pix_fmt", "gray",
+    "gray.mkv": lambda p: ffmpeg(*_lavfi(), "-frames:v", "14", "-c:v", "libx265", "-pix_fmt", "gray",
                                  "-x265-params", "log-level=error:keyint=8", str(p)),
     "one.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "1", *_H264, str(p)),
     "corrupt.mkv": _corrupt,

@@ -11,9 +11,10 @@ timeline is the source's, shifted so that its earliest stream starts at 0
 An odd width or height is padded by one column/row, a copy of the last one,
 to the next even size (yuv420p stores colour at half resolution, so x264
 needs even sizes): the videos are then one pixel wider/taller than the source
-and the maps (``padded_size`` in probe.json). Cropping back through the H.264
-SPS (FFmpeg's ``h264_metadata`` filter) needs the encoder's parameters before
-the file header is written, which PyAV does not offer.
+and the maps (``padded_size`` in probe.json). It cannot be cropped back in
+the stream: H.264 crops 4:2:0 pictures in steps of two pixels (FFmpeg's
+``h264_metadata`` refuses ``crop_right=1``), and 4:4:4, which would keep the
+size, plays in few players.
 
 Every output is written under a temporary name and renamed into place when
 complete; a failure leaves nothing.

@@ -2,7 +2,7 @@
 
 Everything here is cheap and runs when Snakemake builds the DAG. Chunks are
 planned from the frame count that the probe_video checkpoint decodes
-(``load_probe`` reads its probe.json), never from a container header.
+(``video.load_probe`` reads its probe.json), never from a container header.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, VideoError
-from .video import load_probe  # noqa: F401  (the rules read probe.json through plan)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

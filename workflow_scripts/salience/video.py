@@ -148,12 +148,6 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def has_audio_stream(path) -> bool:
-    """Whether the file has an audio stream."""
-    with _open(_check_file(path)) as container:
-        return bool(container.streams.audio)
-
-
 def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo:
     """Decode the whole video once: frame count, timestamps, size, SAR, rotation, audio, codec.
 
