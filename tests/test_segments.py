@@ -91,7 +91,7 @@ def test_segments_joined_equal_one_job(tmp_path, case, crf):
     source = (make_video(tmp_path / case, frames=30, size="64x48", audio=True) if case.startswith("cfr")
               else make_case(case, tmp_path))
     info = video.probe(source)
-    bounds = [0, 7, 14, 25, info.frame_count]
+    bounds = [info.frame_count * k // 4 for k in range(5)]  # four segments of unequal starts
     chunk_paths = write_chunk_stores(tmp_path, info, bounds)
     store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=info.frame_count, attrs={})
     single = tmp_path / "single_heatmap.mp4", tmp_path / "single_overlay.mp4"
