@@ -2,8 +2,8 @@
 #
 #   video ─ probe_video ─┐
 #   download_weights ────┼─ predict_chunk (one GPU job per chunk) ─ assemble_zarr
-#                        │        ─ render_videos (heatmap.mp4, overlay.mp4)
-#                        │        ─ export_frames (optional PNG / .npy per frame)
+#                        │  └─ render_segment (per chunk, from its store) ─ join_videos
+#                        │  └─ export_segment (optional PNG / .npy) ─ export_png / export_npy
 #
 # Thin rules: each calls one step of `python -m salience` (workflow_scripts/salience).
 
@@ -18,6 +18,7 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/weights.smk"
 include: "rules/predict.smk"
+include: "rules/segments.smk"
 include: "rules/render.smk"
 
 

@@ -1,57 +1,144 @@
-# Heatmap and overlay videos, and optional per-frame exports.
+# Heatmap and overlay videos, and optional per-frame exports, in segments.
+#
+# Each segment of frames is its own job (render_segment), planned inside one
+# prediction chunk: it reads that chunk's store, so it starts as soon as the
+# chunk is predicted, while other chunks are still on the GPUs and before
+# saliency.zarr is assembled. join_videos copies the segments' packets into
+# heatmap.mp4 and overlay.mp4 (no re-encoding) and adds the audio once.
+# Chunk stores are temp(): Snakemake removes them only after assemble_zarr
+# and every segment job reading them are done. On a later run they are gone:
+# segments then read saliency.zarr (see segment_stores), so re-rendering
+# never re-runs prediction.
 
 
-rule render_videos:
+rule density_peak:
     input:
-        store="results/{video}/saliency.zarr",
+        video_stores,
+    output:
+        "results/{video}/density_peak.json",
+    conda:
+        "../envs/salience.yaml"
+    log:
+        "logs/{video}/density_peak.log",
+    shell:
+        "python -m salience density-peak {input:q} --output {output:q} > {log:q} 2>&1"
+
+
+rule render_segment:
+    input:
+        unpack(peak_input),
+        stores=segment_stores,
+        video=video_path,
+        probe="results/{video}/probe.json",
+    output:
+        heatmap=temp("results/{video}/segments/heatmap/{segment}.mp4"),
+        overlay=temp("results/{video}/segments/overlay/{segment}.mp4"),
+    params:
+        start=lambda wc: segments.Segment.parse(wc.segment).start,
+        stop=lambda wc: segments.Segment.parse(wc.segment).stop,
+        colormap=RENDER["colormap"],
+        opacity=RENDER["opacity"],
+        crf=RENDER["crf"],
+        preset=RENDER["preset"],
+        peak=lambda wc, input: f"--peak {input.peak}" if "peak" in input.keys() else "",
+    threads: RENDER["threads"]
+    resources:
+        cpus_per_task=RENDER["threads"],
+        mem_mb=lambda wc: segments.segment_mem_mb(
+            video_info(wc).width, video_info(wc).height
+        ),
+        runtime=lambda wc, attempt: attempt
+        * segments.segment_runtime_minutes(
+            segment_length(wc), video_info(wc).width, video_info(wc).height, RENDER["preset"]
+        ),
+    conda:
+        "../envs/salience.yaml"
+    log:
+        "logs/{video}/render_segment/{segment}.log",
+    shell:
+        "python -m salience render-segment {input.stores:q} --probe {input.probe:q} "
+        "--start {params.start} --stop {params.stop} "
+        "--heatmap {output.heatmap:q} --overlay {output.overlay:q} "
+        "--colormap {params.colormap:q} {params.peak} --opacity {params.opacity} "
+        "--crf {params.crf} --preset {params.preset} --threads {threads} > {log:q} 2>&1"
+
+
+rule join_videos:
+    input:
+        heatmap=segment_files("heatmap"),
+        overlay=segment_files("overlay"),
         video=video_path,
         probe="results/{video}/probe.json",
     output:
         heatmap="results/{video}/heatmap.mp4",
         overlay="results/{video}/overlay.mp4",
+        record="results/{video}/rendered/videos.json",
     params:
-        colormap=config["render"]["colormap"],
-        normalization=config["render"]["normalization"],
-        opacity=config["render"]["opacity"],
-        crf=config["render"]["crf"],
-        audio="" if config["render"]["audio"] else "--no-audio",
-    threads: 2  # decoding, and x264's own threads
+        audio="" if RENDER["audio"] else "--no-audio",
+        render=json.dumps(TARGETS["videos"][1], sort_keys=True),
     conda:
         "../envs/salience.yaml"
     log:
-        "logs/{video}/render_videos.log",
+        "logs/{video}/join_videos.log",
     shell:
-        "python -m salience render {input.store:q} {input.video:q} --probe {input.probe:q} "
-        "--heatmap {output.heatmap:q} --overlay {output.overlay:q} "
-        "--colormap {params.colormap:q} --normalization {params.normalization} "
-        "--opacity {params.opacity} --crf {params.crf} {params.audio} > {log:q} 2>&1"
+        "(python -m salience join {input.heatmap:q} --probe {input.probe:q} "
+        "--output {output.heatmap:q} {params.audio} && "
+        "python -m salience join {input.overlay:q} --probe {input.probe:q} "
+        "--output {output.overlay:q} {params.audio} && "
+        "printf '%s\\n' {params.render:q} > {output.record:q}) > {log:q} 2>&1"
+
+
+rule export_segment:
+    input:
+        unpack(peak_input),
+        stores=segment_stores,
+        probe="results/{video}/probe.json",
+    output:
+        temp(directory("results/{video}/segments/{part}/{segment}")),
+    params:
+        start=lambda wc: segments.Segment.parse(wc.segment).start,
+        stop=lambda wc: segments.Segment.parse(wc.segment).stop,
+        colormap=RENDER["colormap"],
+        peak=lambda wc, input: f"--peak {input.peak}" if "peak" in input.keys() else "",
+    conda:
+        "../envs/salience.yaml"
+    log:
+        "logs/{video}/export_segment/{part}-{segment}.log",
+    shell:
+        "python -m salience render-segment {input.stores:q} --probe {input.probe:q} "
+        "--start {params.start} --stop {params.stop} --{wildcards.part}-dir {output:q} "
+        "--colormap {params.colormap:q} {params.peak} > {log:q} 2>&1"
 
 
 rule export_png:
     input:
-        "results/{video}/saliency.zarr",
+        segment_files("png"),
     output:
-        directory("results/{video}/heatmap_png"),
+        exports=directory("results/{video}/heatmap_png"),
+        record="results/{video}/rendered/png.json",
     params:
-        colormap=config["render"]["colormap"],
-        normalization=config["render"]["normalization"],
+        render=json.dumps(TARGETS["png"][1], sort_keys=True),
     conda:
         "../envs/salience.yaml"
     log:
         "logs/{video}/export_png.log",
     shell:
-        "python -m salience export {input:q} --png-dir {output:q} "
-        "--colormap {params.colormap:q} --normalization {params.normalization} > {log:q} 2>&1"
+        "(python -m salience join-dirs {input:q} --output {output.exports:q} && "
+        "printf '%s\\n' {params.render:q} > {output.record:q}) > {log:q} 2>&1"
 
 
 rule export_npy:
     input:
-        "results/{video}/saliency.zarr",
+        segment_files("npy"),
     output:
-        directory("results/{video}/log_density_npy"),
+        exports=directory("results/{video}/log_density_npy"),
+        record="results/{video}/rendered/npy.json",
+    params:
+        render=json.dumps(TARGETS["npy"][1], sort_keys=True),
     conda:
         "../envs/salience.yaml"
     log:
         "logs/{video}/export_npy.log",
     shell:
-        "python -m salience export {input:q} --npy-dir {output:q} > {log:q} 2>&1"
+        "(python -m salience join-dirs {input:q} --output {output.exports:q} && "
+        "printf '%s\\n' {params.render:q} > {output.record:q}) > {log:q} 2>&1"

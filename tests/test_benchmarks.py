@@ -78,3 +78,15 @@ def test_bench_store_table_states_each_storage_error_and_the_assembly_files(tmp_
     after = rows["assembly after: shard files linked, quantized"]
     assert int(before["files"]) == 16 + 2  # a file per frame
     assert int(after["files"]) == 4 + 6  # a file per shard, metadata, frame and time
+
+
+def test_bench_render_table_has_every_row():
+    out = run("bench_render.py", "--sizes", "64x48,96x64", "--frames", "8", "--threads", "1,2",
+              "--presets", "ultrafast,medium", "--jobs", "2", "--total", "80")
+    rows = table_rows(out, "row")
+    labels = [row["row"] for row in rows]
+    assert labels == ["threads 1 (medium)", "threads 2 (medium)"] * 2 + [
+        "preset ultrafast (2 threads)", "preset medium (2 threads)", "one job", "2 segment jobs at once + join"]
+    assert all(float(row["frames/s"]) > 0 for row in rows)
+    assert all(float(row["KiB/frame"]) > 0 for row in rows[:6])
+    assert "80 frames at 96x64, scaled from 8" in out

@@ -141,14 +141,14 @@ def test_reruns_follow_the_config(finished_run, tmp_path):
 
     write_config(workdir, render={"opacity": 0.8})
     jobs = planned_jobs(workdir)
-    assert set(jobs) == {"render_videos", "all"}
+    assert set(jobs) == {"render_segment", "join_videos", "all"} and jobs["render_segment"] == 5
 
     write_config(workdir, batch_size=2, device="cpu")  # no effect on the maps
     assert planned_jobs(workdir) == {}
 
     write_config(workdir, head="pad")
     jobs = planned_jobs(workdir)
-    assert jobs["predict_chunk"] == 5 and jobs["assemble_zarr"] == 1 and jobs["render_videos"] == 1
+    assert jobs["predict_chunk"] == 5 and jobs["assemble_zarr"] == 1 and jobs["join_videos"] == 1
 
     write_config(workdir, chunk_frames=10)
     assert planned_jobs(workdir)["predict_chunk"] == 3

@@ -7,6 +7,10 @@
     python -m salience render STORE VIDEO --heatmap heatmap.mp4 --overlay overlay.mp4
     python -m salience export STORE [--png-dir DIR] [--npy-dir DIR]
     python -m salience doctor [--device cuda]
+    python -m salience render-segment STORE... --probe probe.json --start S --stop T --heatmap H --overlay O
+    python -m salience join SEGMENT... --probe probe.json --output heatmap.mp4
+    python -m salience join-dirs PART... --output heatmap_png
+    python -m salience density-peak STORE... --output peak.json
 
 The Snakemake rules call these; ``python -m salience STEP --help`` lists the
 options. Bad input ends with one line naming the problem (exit code 2).
@@ -226,6 +230,36 @@ def cmd_doctor(args) -> None:
     print("\n".join(lines), flush=True)
     if not ok:
         raise SystemExit(2)
+def cmd_render_segment(args) -> None:
+    from .render import render_segment
+
+    vmax = None
+    if args.peak:
+        vmax = json.loads(Path(args.peak).read_text())["density_max"]
+    render_segment(
+        args.stores, _load_probe(args.probe), args.start, args.stop, heatmap_path=args.heatmap,
+        overlay_path=args.overlay, png_dir=args.png_dir, npy_dir=args.npy_dir, cmap=args.colormap,
+        vmax=vmax, opacity=args.opacity, crf=args.crf, preset=args.preset, threads=args.threads,
+    )
+
+
+def cmd_join(args) -> None:
+    from .segments import join_videos
+
+    join_videos(args.segments, _load_probe(args.probe), args.output, audio=args.audio)
+
+
+def cmd_join_dirs(args) -> None:
+    from .segments import join_dirs
+
+    join_dirs(args.parts, args.output)
+
+
+def cmd_density_peak(args) -> None:
+    from .render import FrameMaps, global_density_max
+
+    peak = max(global_density_max(FrameMaps([path]).array(0)) for path in args.stores)
+    _write_json_atomically(args.output, {"density_max": peak})
 
 
 def store_dtype_option(p) -> None:
@@ -321,6 +355,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = steps.add_parser("doctor", help="can torch use this machine's GPUs? (diagnosis + a tiny forward pass)")
     p.add_argument("--device", default="auto", help="the device a prediction would ask for (default auto)")
     p.set_defaults(func=cmd_doctor)
+    p = steps.add_parser("render-segment", help="frames [start, stop) of the videos and exports, as parts")
+    p.add_argument("stores", nargs="+", help="chunk stores holding the frames, or the assembled store")
+    p.add_argument("--probe", required=True, help="the video's probe.json")
+    p.add_argument("--start", type=int, required=True)
+    p.add_argument("--stop", type=int, required=True)
+    p.add_argument("--heatmap", help="heatmap segment to write (.mp4)")
+    p.add_argument("--overlay", help="overlay segment to write (.mp4)")
+    p.add_argument("--png-dir", help="directory of this segment's heatmap PNGs")
+    p.add_argument("--npy-dir", help="directory of this segment's log-density .npy files")
+    p.add_argument("--colormap", default="inferno", help="any matplotlib colormap name")
+    p.add_argument("--peak", help="JSON from density-peak: normalize by the video's peak (default: per frame)")
+    p.add_argument("--opacity", type=float, default=0.5)
+    p.add_argument("--crf", type=int, default=18)
+    p.add_argument("--preset", default="medium", help="x264 preset (speed against size)")
+    p.add_argument("--threads", type=int, default=0, help="x264 threads per video (0: x264's choice)")
+    p.set_defaults(func=cmd_render_segment)
+
+    p = steps.add_parser("join", help="join segment videos without re-encoding, with the source's audio")
+    p.add_argument("segments", nargs="+", help="segment files named START-STOP.mp4, in order")
+    p.add_argument("--probe", required=True, help="the video's probe.json")
+    p.add_argument("--output", required=True)
+    p.add_argument("--no-audio", dest="audio", action="store_false")
+    p.set_defaults(func=cmd_join)
+
+    p = steps.add_parser("join-dirs", help="one directory from the files of several (hard links)")
+    p.add_argument("parts", nargs="+")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_join_dirs)
+
+    p = steps.add_parser("density-peak", help="the largest density over stores (global normalization)")
+    p.add_argument("stores", nargs="+")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_density_peak)
     return parser
 
 

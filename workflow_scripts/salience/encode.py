@@ -75,7 +75,8 @@ class H264Writer:
     exception the temporary file is deleted and nothing appears.
     """
 
-    def __init__(self, path, info: VideoInfo, *, audio: bool = True, crf: int = 18, preset: str = "medium"):
+    def __init__(self, path, info: VideoInfo, *, audio: bool = True, crf: int = 18, preset: str = "medium",
+                 threads: int = 0):
         import av
 
         self.path = os.fspath(path)
@@ -106,6 +107,7 @@ class H264Writer:
             context.sample_aspect_ratio = Fraction(info.sar)
             context.colorspace, context.color_primaries, context.color_trc, context.color_range = 1, 1, 1, 1
             context.options = {"crf": str(crf), "preset": preset}
+            context.thread_count = int(threads)  # 0: x264's choice (1.5 per core)
             if self._rotation:
                 self._video.set_display_rotation(self._rotation)
             self._audio = _AudioCopy(info, self._container, self._origin) if self.with_audio else None

@@ -133,7 +133,7 @@ def open_log_density(zarr_path):
 
 def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: str = "inferno",
                   normalization: str = "frame", opacity: float = 0.5, png_dir=None, npy_dir=None,
-                  audio: bool = True, crf: int = 18, preset: str = "medium") -> None:
+                  audio: bool = True, crf: int = 18, preset: str = "medium", threads: int = 0) -> None:
     """Write the heatmap video and the overlay video of one saliency store, in one pass.
 
     ``source_video``: the source's ``VideoInfo`` (probe.json), or its path
@@ -153,42 +153,183 @@ def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: 
     count, at least 6).
 
     Frame count mismatches between store and video raise VideoError and leave
-    no output. ``crf`` and ``preset`` go to libx264; the two encodes dominate
-    the run time.
+    no output. ``crf`` and ``preset`` go to libx264, ``threads`` (0: x264's
+    choice) to each of the two encoders; the encodes dominate the run time.
+    The workflow renders the same frames in segments instead
+    (``render_segment``, joined by ``segments.join_videos``).
     """
     _check_normalization(normalization)
+    info = source_video if isinstance(source_video, VideoInfo) else probe(source_video)
+    maps = FrameMaps([zarr_path])
+    if maps.frame_count != info.frame_count:
+        raise VideoError(_count_mismatch(zarr_path, maps.frame_count, info.path, info.frame_count))
+    vmax = global_density_max(maps.array(0)) if normalization == "global" else None
+    _render_range(maps, info, info, 0, info.frame_count, heatmap_path=heatmap_path, overlay_path=overlay_path,
+                  cmap=cmap, vmax=vmax, opacity=opacity, png_dir=png_dir, npy_dir=npy_dir, audio=audio,
+                  crf=crf, preset=preset, threads=threads)
+
+
+def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatmap_path=None,
+                   overlay_path=None, cmap: str = "inferno", vmax: float | None = None,
+                   opacity: float = 0.5, png_dir=None, npy_dir=None, crf: int = 18,
+                   preset: str = "medium", threads: int = 0) -> None:
+    """Frames ``[start, stop)`` of the heatmap and overlay videos, as segment files (no audio).
+
+    ``store_paths``: stores holding at least these frames: chunk stores (their
+    ``first_frame`` attribute places them) or the assembled store. Each
+    video is an H.264 stream starting with a keyframe, its timeline starting
+    at frame ``start`` (``segments.join_videos`` puts it in place and adds
+    the audio). ``vmax``: None for per-frame normalization, else the
+    video's peak density (``global_density_max``). Exports go to
+    ``png_dir``/``npy_dir`` named by the frame's index in the whole video
+    (``render_videos``'s names). Any output may be None (not written).
+    """
+    from .segments import Segment, segment_info
+
+    segment = Segment(start, stop)
+    maps = FrameMaps(store_paths)
+    _render_range(maps, info, segment_info(info, segment), start, stop, heatmap_path=heatmap_path,
+                  overlay_path=overlay_path, cmap=cmap, vmax=vmax, opacity=opacity, png_dir=png_dir,
+                  npy_dir=npy_dir, audio=False, crf=crf, preset=preset, threads=threads)
+
+
+class FrameMaps:
+    """Log-density frames by their index in the video, from one or more stores.
+
+    A chunk store holds frames from its ``first_frame`` attribute on; a store
+    without it (the assembled one) from frame 0.
+    """
+
+    def __init__(self, store_paths):
+        import zarr
+
+        from .store import open_array
+
+        self._parts = []
+        for path in store_paths:
+            array = open_array(path)  # a clear error for a path that holds no store
+            first = int(zarr.open_group(os.fspath(path), mode="r").attrs.get("first_frame", 0))
+            if array.ndim != 3:
+                raise SalienceError(f"{path}: 'log_density' must be (T, H, W), got shape {array.shape}")
+            self._parts.append((first, first + array.shape[0], array, os.fspath(path)))
+        self._parts.sort(key=lambda part: part[0])
+        if not self._parts:
+            raise SalienceError("no saliency store given")
+
+    @property
+    def frame_count(self) -> int:
+        """Frames from 0 up to the end of the last store (the whole video for the assembled store)."""
+        return self._parts[-1][1]
+
+    def array(self, position: int):
+        return self._parts[position][2]
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        for first, stop, array, _ in self._parts:
+            if first <= index < stop:
+                return np.asarray(array[index - first], dtype=np.float32)
+        held = ", ".join(f"[{first}, {stop}) in {path}" for first, stop, _, path in self._parts)
+        raise SalienceError(f"no store holds frame {index} (they hold {held}); predict it first")
+
+
+def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start: int, stop: int, *,
+                  heatmap_path, overlay_path, cmap, vmax, opacity, png_dir, npy_dir, audio, crf, preset,
+                  threads) -> None:
+    """Colour frames [start, stop) of ``source`` and encode them at ``encoded``'s timestamps.
+
+    Frames are read and coloured on a worker thread while this thread
+    encodes (the codecs release the GIL), a few frames ahead at most.
+    """
     if not 0.0 <= opacity <= 1.0:
         raise ConfigError(f"opacity must be in [0, 1], got {opacity}")
     lut = colormap_lut(cmap)
-    log_density = open_log_density(zarr_path)
-    frame_count = log_density.shape[0]
-    info = source_video if isinstance(source_video, VideoInfo) else probe(source_video)
-    if info.frame_count != frame_count:
-        raise VideoError(_count_mismatch(zarr_path, frame_count, info.path, info.frame_count))
-    vmax = global_density_max(log_density) if normalization == "global" else None
-    digits = max(6, len(str(frame_count)))
-    size = (info.width, info.height)
+    for index in (start, stop - 1):
+        maps[index]  # a store that lacks the range fails here, before any encoding
+    digits = max(6, len(str(source.frame_count)))
+    size = (source.width, source.height)
+    colour = any(path is not None for path in (heatmap_path, overlay_path, png_dir))
+
+    def coloured():
+        frames = read_frames(source, start, stop) if overlay_path is not None else None
+        for index in range(start, stop):
+            log_frame = maps[index]
+            if not colour:
+                yield index, log_frame, None, None
+                continue
+            scaled = normalized_density(log_frame, vmax)
+            if scaled.shape != (source.height, source.width):
+                scaled = cv2.resize(scaled, size, interpolation=cv2.INTER_LINEAR)
+            heat = _apply_lut(scaled, lut) if colour else None
+            overlay = blend(next(frames), heat, opacity) if frames is not None else None
+            yield index, log_frame, heat, overlay
 
     with ExitStack() as outputs:  # on an exception every output is discarded
-        encoding = dict(audio=audio, crf=crf, preset=preset)
-        heat_writer = outputs.enter_context(H264Writer(heatmap_path, info, **encoding))
-        overlay_writer = outputs.enter_context(H264Writer(overlay_path, info, **encoding))
+        encoding = dict(audio=audio, crf=crf, preset=preset, threads=threads)
+        writers = []
+        heat_writer = overlay_writer = None
+        if heatmap_path is not None:
+            heat_writer = outputs.enter_context(H264Writer(heatmap_path, encoded, **encoding))
+            writers.append(heat_writer)
+        if overlay_path is not None:
+            overlay_writer = outputs.enter_context(H264Writer(overlay_path, encoded, **encoding))
+            writers.append(overlay_writer)
         pngs = outputs.enter_context(StagedDir(png_dir)) if png_dir is not None else None
         npys = outputs.enter_context(StagedDir(npy_dir)) if npy_dir is not None else None
 
-        for index, frame in enumerate(read_frames(info)):
-            log_frame = np.asarray(log_density[index], dtype=np.float32)
-            scaled = normalized_density(log_frame, vmax)
-            if scaled.shape != frame.shape[:2]:
-                scaled = cv2.resize(scaled, size, interpolation=cv2.INTER_LINEAR)
-            heat = _apply_lut(scaled, lut)
-            heat_writer.write(heat)
-            overlay_writer.write(blend(frame, heat, opacity))
+        for index, log_frame, heat, overlay in _ahead(coloured(), depth=4):
+            if heat_writer is not None:
+                heat_writer.write(heat)
+            if overlay_writer is not None:
+                overlay_writer.write(overlay)
             _export_frame(index, digits, heat, log_frame, pngs, npys)
-        # Finish both encodes before publishing anything, so that a failing
+        # Finish every encode before publishing anything, so that a failing
         # encoder leaves none of the outputs rather than some of them.
-        heat_writer.finish()
-        overlay_writer.finish()
+        for writer in writers:
+            writer.finish()
+
+
+def _ahead(items, depth: int):
+    """Iterate ``items`` on a worker thread, at most ``depth`` items ahead; its errors re-raised here."""
+    import queue
+    import threading
+
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((done, None))
+        except BaseException as error:  # handed to the consumer
+            buffer.put((done, error))
+
+    worker = threading.Thread(target=work, name="salience-colour", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let it see the stop flag and close the video
+            try:
+                buffer.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def _export_frame(index, digits, heat, log_frame, pngs, npys) -> None:
