@@ -6,6 +6,7 @@
     python -m salience assemble CHUNK... --probe probe.json --output saliency.zarr
     python -m salience render STORE VIDEO --heatmap heatmap.mp4 --overlay overlay.mp4
     python -m salience export STORE [--png-dir DIR] [--npy-dir DIR]
+    python -m salience {evaluate,summarize,aoi,concentration,human,snapshots} ...  (eye-tracking data)
 
 The Snakemake rules call these; ``python -m salience STEP --help`` lists the
 options. Bad input ends with one line naming the problem (exit code 2).
@@ -272,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npy-dir")
     rendering_options(p)
     p.set_defaults(func=cmd_export)
+
+    from .cli_evaluation import add_evaluation_steps
+
+    add_evaluation_steps(steps)
     return parser
 
 
