@@ -80,6 +80,9 @@ def test_every_output_is_complete(finished_run):
     assert attrs["chunk_frames"] == 7 and attrs["precision"] == "fp32"
     maps = array[:]
     assert np.isfinite(maps).all()
+    log_center_bias = group["log_center_bias"][:]  # the one every chunk used (untrained: uniform)
+    assert log_center_bias.shape == (32, 48)
+    np.testing.assert_allclose(log_center_bias, -np.log(32 * 48), atol=1e-5)
     total = np.log(np.exp(maps.astype(np.float64)).sum(axis=(1, 2)))
     np.testing.assert_allclose(total, 0, atol=1e-4)  # every frame a normalized log-density
 

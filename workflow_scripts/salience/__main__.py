@@ -139,9 +139,13 @@ def cmd_predict(args) -> None:
     model = build_model(args.model, weights=None if args.weights == "untrained" else args.weights)
     configure_per_frame_model(model, args.scale, args.fixation_history)
     progress = Progress(stop - start, f"{Path(args.video).name} [{start}, {stop})")
+    center_bias = load_center_bias(args.center_bias)
+    # What the prediction adds to every frame (the stream computes the same
+    # call): stored beside the maps for metrics and plots.
+    log_center_bias = model.log_center_bias(info.height, info.width, center_bias).float().numpy()
     frames = predict_range(
         model, args.video, start, stop,
-        center_bias=load_center_bias(args.center_bias), head=args.head,
+        center_bias=center_bias, head=args.head,
         batch_size=args.batch_size, device=args.device, dtype=args.precision,
     )
     attrs = {
@@ -152,7 +156,7 @@ def cmd_predict(args) -> None:
     }
     store.write_frames(args.output, frames, first=start, count=stop - start,
                        height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
-                       threads=args.threads, on_frame=progress.update)
+                       threads=args.threads, on_frame=progress.update, log_center_bias=log_center_bias)
 
 
 # --- assemble --------------------------------------------------------------------

@@ -32,20 +32,42 @@ from .atomic import StagedDir
 from .errors import SalienceError
 
 ARRAY = "log_density"
+CENTER_BIAS = "log_center_bias"  # H x W: the log center bias the model used, at frame size
 STORE_DTYPES = ("float32", "float16")
 
 
 def create(path: str | Path, frame_count: int, height: int, width: int, attrs: dict,
-           dtype: str = "float32") -> zarr.Array:
-    """A new store at ``path`` (a directory that does not exist yet)."""
+           dtype: str = "float32", log_center_bias: np.ndarray | None = None) -> zarr.Array:
+    """A new store at ``path`` (a directory that does not exist yet).
+
+    ``log_center_bias``: the H x W log center bias the model added (resized to
+    the frame, normalized), stored as ``log_center_bias`` in float32.
+    """
     if dtype not in STORE_DTYPES:
         raise SalienceError(f"{path}: store dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     group = zarr.open_group(str(path), mode="w-", zarr_format=3)
     group.attrs.update({**attrs, "store_dtype": dtype})
+    if log_center_bias is not None:
+        write_center_bias(group, log_center_bias, height, width, path)
     return group.create_array(
         ARRAY, shape=(frame_count, height, width), chunks=(1, height, width),
         dtype=dtype, fill_value=np.nan, compressors=COMPRESSORS[dtype],
     )
+
+
+def write_center_bias(group: zarr.Group, log_center_bias, height: int, width: int, path) -> None:
+    log_center_bias = np.asarray(log_center_bias, dtype=np.float32)
+    if log_center_bias.shape != (height, width):
+        raise SalienceError(f"{path}: the log center bias is {log_center_bias.shape}, not {(height, width)}")
+    array = group.create_array(CENTER_BIAS, shape=(height, width), chunks=(height, width),
+                               dtype="float32", compressors=[ZstdCodec(level=3)])
+    array[...] = log_center_bias
+
+
+def read_center_bias(path: str | Path) -> np.ndarray | None:
+    """The stored H x W log center bias (float32), or None for a store without one."""
+    group = zarr.open_group(str(path), mode="r")
+    return group[CENTER_BIAS][...] if CENTER_BIAS in group else None
 
 
 # float32 maps hardly compress whatever the codec (noise in the low bits), so
@@ -112,6 +134,7 @@ def write_frames(
     dtype: str = "float32",
     threads: int | None = None,
     on_frame=None,
+    log_center_bias: np.ndarray | None = None,
 ) -> None:
     """Write ``count`` frames (indices ``first``..) into a new store, atomically.
 
@@ -119,10 +142,12 @@ def write_frames(
     video frame ``first`` (recorded as attribute ``first_frame``). A missing,
     misplaced or wrongly sized frame is an error: no store appears. ``dtype``:
     one of ``STORE_DTYPES``; ``threads``: writer threads (at least
-    ``WRITE_THREADS``).
+    ``WRITE_THREADS``); ``log_center_bias``: the H x W log center bias the
+    model used, stored beside the maps.
     """
     with StagedDir(path) as staged:
-        array = create(staged.temp, count, height, width, {**attrs, "first_frame": first}, dtype)
+        array = create(staged.temp, count, height, width, {**attrs, "first_frame": first}, dtype,
+                       log_center_bias)
         with _ParallelWrites(array, threads) as writes:
             expected = first
             for index, log_density in frames:
@@ -165,15 +190,17 @@ def assemble(
     frames; the warm-up overlap is never written). Every frame is checked:
     finite and normalized (``logsumexp == 0``), except NaN frames before
     ``allow_nan_before`` (the "skip" head policy). The store is written as
-    ``dtype``; a chunk of another dtype is converted.
+    ``dtype``; a chunk of another dtype is converted. The chunks' log center
+    bias (all equal) is stored once.
     """
     chunks = sorted(((_first(Path(p)), open_array(p), Path(p)) for p in chunk_paths),
                     key=lambda item: item[0])
     if not chunks:
         raise SalienceError(f"{output}: no chunks to assemble")
     _, height, width = chunks[0][1].shape
+    log_center_bias = _common_center_bias([path for _, _, path in chunks])
     with StagedDir(output) as staged, _ParallelWrites(
-        create(staged.temp, frame_count, height, width, attrs, dtype)
+        create(staged.temp, frame_count, height, width, attrs, dtype, log_center_bias)
     ) as writes:
         expected = 0
         for first, array, path in chunks:
@@ -193,6 +220,17 @@ def assemble(
         if expected != frame_count:
             raise SalienceError(f"{output}: chunks cover {expected} frames, the video has {frame_count}")
         writes.wait()
+
+
+def _common_center_bias(paths: list[Path]) -> np.ndarray | None:
+    """The log center bias of chunk stores, which must all hold the same one (or none)."""
+    biases = [read_center_bias(path) for path in paths]
+    first = biases[0]
+    for path, bias in zip(paths[1:], biases[1:]):
+        if (bias is None) != (first is None) or (bias is not None and not np.array_equal(bias, first)):
+            raise SalienceError(f"{path}: its log center bias differs from that of {paths[0]}; "
+                                "the chunks come from different runs: delete them and run again")
+    return first
 
 
 def _first(path: Path) -> int:
