@@ -36,7 +36,7 @@ def read_gaze_csv(path) -> Table:
     if not table.has("time"):
         frames = table.columns["frame"]
         for row in np.flatnonzero(~np.isfinite(frames) | (frames != np.floor(frames))):
-            raise TableError(f"{table.where(row, 'frame')}: {frames[row]!r} is not a frame index "
+            raise TableError(f"{table.where(row, 'frame')}: {frames[row]:g} is not a frame index "
                              "(a whole number from 0)")
     else:
         times = table.columns["time"]
