@@ -15,13 +15,18 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/weights.smk"
 include: "rules/predict.smk"
 include: "rules/render.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:
     input:
         final_outputs(),
+        evaluation_outputs(),
     default_target: True

@@ -139,7 +139,7 @@ def test_reruns_follow_the_config(finished_run, tmp_path):
 
     write_config(workdir, render={"opacity": 0.8})
     jobs = planned_jobs(workdir)
-    assert set(jobs) == {"render_videos", "all"}
+    assert set(jobs) == {"render_videos", "snapshots", "all"}  # snapshots: overlay frames of the report
 
     write_config(workdir, batch_size=2, device="cpu")  # no effect on the maps
     assert planned_jobs(workdir) == {}
