@@ -3,57 +3,8 @@
 # the figures of `snakemake --report report.html`. Videos without gaze are
 # not evaluated.
 
-import shlex
 
-from salience.eyetracking_files import checked_files  # noqa: E402
-
-
-def _eyetracking_files():
-    try:
-        return checked_files(config, set(VIDEOS))
-    except SalienceError as error:
-        raise WorkflowError(str(error)) from None
-
-
-GAZE, AOI = _eyetracking_files()
-
-
-def gaze_of(wildcards):
-    return str(GAZE[wildcards.video])
-
-
-def aoi_inputs(wildcards):
-    inputs = {"aoi": str(AOI[wildcards.video])}
-    if wildcards.video in GAZE:
-        inputs["gaze"] = str(GAZE[wildcards.video])
-    return inputs
-
-
-def snapshot_inputs(wildcards):
-    return {"gaze": str(GAZE[wildcards.video])} if wildcards.video in GAZE else {}
-
-
-def evaluation_outputs():
-    outputs = []
-    for vid in VIDEOS:
-        outputs += [f"results/{vid}/concentration.svg", f"results/{vid}/snapshots"]
-        if vid in GAZE:
-            outputs += [
-                f"results/{vid}/metrics.csv",
-                f"results/{vid}/human_heatmap.mp4",
-                f"results/{vid}/model_vs_human.mp4",
-            ]
-        if vid in AOI:
-            outputs += [f"results/{vid}/aoi.csv", f"results/{vid}/aoi.svg"]
-    if GAZE:
-        outputs.append("results/metrics_summary.csv")
-    return outputs
-
-
-GAZE_BLUR = (
-    f"--pixels-per-degree {config.get('pixels_per_degree')} "
-    f"--fwhm-degrees {config['gaze_fwhm_degrees']}"
-)
+include: "evaluate_inputs.smk"
 
 
 rule evaluate_gaze:
@@ -62,12 +13,12 @@ rule evaluate_gaze:
         gaze=gaze_of,
     output:
         "results/{video}/metrics.csv",
-    params:
-        blur=GAZE_BLUR,
-    conda:
-        "../envs/salience.yaml"
     log:
         "logs/{video}/evaluate_gaze.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        blur=GAZE_BLUR,
     shell:
         "python -m salience evaluate {input.store:q} --gaze {input.gaze:q} "
         "--output {output:q} {params.blur} > {log:q} 2>&1"
@@ -82,12 +33,12 @@ rule summarize_metrics:
             caption="../report/metrics.rst",
             category="Metrics",
         ),
-    params:
-        pairs=" ".join(f"{vid}=results/{vid}/metrics.csv" for vid in GAZE),
-    conda:
-        "../envs/salience.yaml"
     log:
         "logs/summarize_metrics.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        pairs=" ".join(f"{vid}=results/{vid}/metrics.csv" for vid in GAZE),
     shell:
         "python -m salience summarize {params.pairs} --output {output:q} > {log:q} 2>&1"
 
@@ -104,12 +55,14 @@ rule areas_of_interest:
             category="Areas of interest",
             subcategory="{video}",
         ),
-    params:
-        gaze=lambda wc, input: f"--gaze {shlex.quote(input.gaze)}" if "gaze" in input.keys() else "",
-    conda:
-        "../envs/salience.yaml"
     log:
         "logs/{video}/areas_of_interest.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        gaze=lambda wc, input: (
+            f"--gaze {shlex.quote(input.gaze)}" if "gaze" in input.keys() else ""
+        ),
     shell:
         "python -m salience aoi {input.store:q} --aoi {input.aoi:q} {params.gaze} "
         "--output {output.table:q} --plot {output.plot:q} --title {wildcards.video:q} > {log:q} 2>&1"
@@ -126,10 +79,10 @@ rule concentration:
             category="Concentration",
             subcategory="{video}",
         ),
-    conda:
-        "../envs/salience.yaml"
     log:
         "logs/{video}/concentration.log",
+    conda:
+        "../envs/salience.yaml"
     shell:
         "python -m salience concentration {input:q} --output {output.table:q} "
         "--plot {output.plot:q} --title {wildcards.video:q} > {log:q} 2>&1"
@@ -143,6 +96,11 @@ rule render_human:
     output:
         heatmap="results/{video}/human_heatmap.mp4",
         pair="results/{video}/model_vs_human.mp4",
+    log:
+        "logs/{video}/render_human.log",
+    conda:
+        "../envs/salience.yaml"
+    threads: 2
     params:
         blur=GAZE_BLUR,
         colormap=config["render"]["colormap"],
@@ -150,11 +108,6 @@ rule render_human:
         opacity=config["render"]["opacity"],
         crf=config["render"]["crf"],
         audio="" if config["render"]["audio"] else "--no-audio",
-    threads: 2
-    conda:
-        "../envs/salience.yaml"
-    log:
-        "logs/{video}/render_human.log",
     shell:
         "python -m salience human {input.store:q} {input.video:q} --gaze {input.gaze:q} "
         "--heatmap {output.heatmap:q} --pair {output.pair:q} {params.blur} "
@@ -175,16 +128,18 @@ rule snapshots:
             category="Overlay frames",
             subcategory="{video}",
         ),
+    log:
+        "logs/{video}/snapshots.log",
+    conda:
+        "../envs/salience.yaml"
     params:
         gaze=lambda wc, input: (
-            f"--gaze {shlex.quote(input.gaze)} {GAZE_BLUR}" if "gaze" in input.keys() else ""
+            f"--gaze {shlex.quote(input.gaze)} {GAZE_BLUR}"
+            if "gaze" in input.keys()
+            else ""
         ),
         colormap=config["render"]["colormap"],
         opacity=config["render"]["opacity"],
-    conda:
-        "../envs/salience.yaml"
-    log:
-        "logs/{video}/snapshots.log",
     shell:
         "python -m salience snapshots {input.store:q} {input.video:q} {params.gaze} "
         "--output-dir {output:q} --colormap {params.colormap:q} "
