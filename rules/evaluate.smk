@@ -17,11 +17,12 @@ rule evaluate_gaze:
         "logs/{video}/evaluate_gaze.log",
     conda:
         "../envs/salience.yaml"
+    threads: 2
     params:
         blur=GAZE_BLUR,
     shell:
         "python -m salience evaluate {input.store:q} --gaze {input.gaze:q} "
-        "--output {output:q} {params.blur} > {log:q} 2>&1"
+        "--output {output:q} {params.blur} --threads {threads} > {log:q} 2>&1"
 
 
 rule summarize_metrics:

@@ -19,7 +19,7 @@ def cmd_evaluate(args) -> None:
     from .evaluate import evaluate
 
     evaluate(args.store, args.gaze, args.output, pixels_per_degree=args.pixels_per_degree,
-             fwhm_degrees=args.fwhm_degrees)
+             fwhm_degrees=args.fwhm_degrees, workers=args.threads)
 
 
 def cmd_summarize(args) -> None:
@@ -90,6 +90,7 @@ def add_evaluation_steps(steps) -> None:
     p.add_argument("--gaze", required=True, help="CSV: x,y and time or frame (participant, duration optional)")
     p.add_argument("--output", required=True, help="metrics.csv to write")
     blur(p)
+    p.add_argument("--threads", type=int, default=2, help="frames evaluated at once (default 2)")
     p.set_defaults(func=cmd_evaluate)
 
     p = steps.add_parser("summarize", help="per-video means of metrics.csv files, and their mean")

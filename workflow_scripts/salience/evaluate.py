@@ -1,9 +1,9 @@
 """Evaluate a saliency store against human gaze: metrics.csv per video, a summary over videos.
 
-Streams: only frames with gaze are read, one store chunk (frame) at a time,
-read ahead on a background thread (the zarr codecs release the GIL) while
-the metrics of the previous frame are computed. Memory: a few frames plus
-the gaze table, whatever the video's length.
+Streams: only frames with gaze are read, one store chunk (frame) per task;
+a few frames are read and evaluated at once on worker threads (the zarr
+codecs and numpy release the GIL). Memory: a few frames plus the gaze
+table, whatever the video's length.
 """
 
 from __future__ import annotations
@@ -57,25 +57,33 @@ def log_center_bias(group, path) -> np.ndarray:
     return bias
 
 
-def read_frames_ahead(array, indices, ahead: int = READ_AHEAD):
-    """Yield ``array[i]`` as float32 for each i, reading up to ``ahead`` frames in advance."""
-    with ThreadPoolExecutor(1, "salience-read") as pool:
+def map_ahead(func, items, *, workers: int = 1, ahead: int = READ_AHEAD):
+    """Yield ``func(item)`` for each item, in order, computed on ``workers`` threads at most ``ahead`` in advance.
+
+    numpy and the zarr codecs release the GIL, so threads use several cores;
+    ``ahead`` bounds the results held at once.
+    """
+    with ThreadPoolExecutor(workers, "salience-eval") as pool:
         pending = deque()
-        indices = iter(indices)
-        for index in indices:
-            pending.append(pool.submit(_read, array, index))
+        items = iter(items)
+        for item in items:
+            pending.append(pool.submit(func, item))
             if len(pending) >= ahead:
                 break
         while pending:
-            frame = pending.popleft().result()
-            index = next(indices, None)
-            if index is not None:
-                pending.append(pool.submit(_read, array, index))
-            yield frame
+            result = pending.popleft().result()
+            item = next(items, _END)
+            if item is not _END:
+                pending.append(pool.submit(func, item))
+            yield result
 
 
-def _read(array, index):
-    return np.asarray(array[index], dtype=np.float32)
+_END = object()
+
+
+def read_frames_ahead(array, indices, ahead: int = READ_AHEAD):
+    """Yield ``array[i]`` as float32 for each i, reading up to ``ahead`` frames in advance."""
+    return map_ahead(lambda index: np.asarray(array[index], dtype=np.float32), indices, ahead=ahead)
 
 
 class AtomicCSV:
@@ -110,8 +118,12 @@ def _cell(value) -> str:
     return str(value)
 
 
-def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_degrees: float = 1.0) -> int:
-    """Write ``output`` (metrics.csv: ``metrics.COLUMNS``), one row per frame with gaze; return the row count."""
+def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_degrees: float = 1.0,
+             workers: int = 2) -> int:
+    """Write ``output`` (metrics.csv: ``metrics.COLUMNS``), one row per frame with gaze; return the row count.
+
+    ``workers`` threads read and evaluate frames at once (rows stay in frame order).
+    """
     group = open_store(store_path)
     array = group["log_density"]
     _, height, width = array.shape
@@ -119,14 +131,19 @@ def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_de
     timeline = timeline_of_store(group)
     gaze = load_gaze(gaze_path, timeline, width, height)
     evaluator = VideoEvaluator(gaze, bias, sigma_pixels(pixels_per_degree, fwhm_degrees))
+    def frame_metrics(k):
+        log_density = np.asarray(array[int(gaze.frames[k])], dtype=np.float32)
+        if np.isnan(log_density).all():  # head: skip leaves the first frames without a map
+            return None
+        return evaluator.frame(k, log_density)
+
     rows = 0
     with AtomicCSV(output, COLUMNS) as table:
-        for k, log_density in enumerate(read_frames_ahead(array, gaze.frames.tolist())):
+        for k, values in enumerate(map_ahead(frame_metrics, range(len(gaze.frames)), workers=workers)):
             frame = int(gaze.frames[k])
-            if np.isnan(log_density).all():  # head: skip leaves the first frames without a map
+            if values is None:
                 log.warning("%s: frame %d has no map (NaN); its gaze is not evaluated", store_path, frame)
                 continue
-            values = evaluator.frame(k, log_density)
             table.row([frame, float(timeline.times[frame])] + [values[c] for c in COLUMNS[2:]])
             rows += 1
     log.info("%s: %d frames evaluated", output, rows)

@@ -27,6 +27,7 @@ need p only there; AUC ranks on the log-density itself (exp is monotonic).
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -78,19 +79,28 @@ class VideoEvaluator:
     """Computes the metrics of each frame with gaze of one video.
 
     Holds only per-video constants: the center bias, the pixels of all
-    points (the negatives of sAUC, as distinct pixels with counts) and one
-    frame-sized buffer; frames come one at a time.
+    points (the negatives of sAUC, as distinct pixels with counts) and a
+    frame-sized buffer per thread; ``frame`` may run on several threads.
     """
 
     def __init__(self, gaze: GazeOnFrames, log_center_bias: np.ndarray, sigma: float):
         self.height, self.width = log_center_bias.shape
         self.gaze = gaze
         self.log_b = normalized_log(log_center_bias).reshape(-1)
-        self.density = EmpiricalDensity(self.height, self.width, sigma)
+        self.sigma = sigma
+        self._per_thread = threading.local()  # frames may be evaluated on several threads at once
         flat = gaze.y * self.width + gaze.x
         self.pixels, self.point_pixel, self.pixel_counts = np.unique(
             flat, return_inverse=True, return_counts=True)
         self.log_b_at_pixels = self.log_b[self.pixels]
+
+    @property
+    def density(self) -> EmpiricalDensity:
+        """This thread's empirical-density builder (it holds frame-sized buffers)."""
+        density = getattr(self._per_thread, "density", None)
+        if density is None:
+            density = self._per_thread.density = EmpiricalDensity(self.height, self.width, self.sigma)
+        return density
 
     def frame(self, k: int, log_density: np.ndarray) -> dict:
         """Metrics of the k-th frame with gaze (``gaze.frames[k]``), given its log-density (H x W)."""
