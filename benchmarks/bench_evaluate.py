@@ -7,7 +7,7 @@ For each ``--frames`` N: a float32 store of N 1080p maps (written with
 ``salience.store``, the prediction's codec; the maps are smooth random fields
 like the model's, 16 distinct ones cycled) and a gaze CSV of ``--points``
 points per frame at random pixels. The real command runs in a child process;
-wall time and peak RSS are its own. Peak RSS that does not grow with N shows
+wall time, CPU time and peak RSS are its own. Peak RSS that does not grow with N shows
 that memory is flat.
 
 The shuffled AUC compares each frame's points with every other frame's, so
@@ -68,8 +68,8 @@ def make_gaze(path: Path, frames: int, points: int, width: int, height: int, fps
             handle.write(f"p{i % points},{times[i]:.6f},{x[i]:.2f},{y[i]:.2f}\n")
 
 
-def run_evaluate(store: Path, gaze: Path, output: Path, pixels_per_degree: float) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of the real command in a child process."""
+def run_evaluate(store: Path, gaze: Path, output: Path, pixels_per_degree: float) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of the real command in a child process."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(harness.REPO / "workflow_scripts"),
                                                        os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "salience", "evaluate", str(store), "--gaze", str(gaze),
@@ -82,7 +82,7 @@ def run_evaluate(store: Path, gaze: Path, output: Path, pixels_per_degree: float
     process.stderr.close()
     if status != 0:
         raise SystemExit(f"evaluate failed:\n{stderr}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def per_frame_in_long_video(store: Path, frames: int, video_frames: int, points: int, width: int, height: int,
@@ -119,8 +119,10 @@ def main() -> None:
     fps = 30.0
     print(f"# evaluate: {width}x{height}, {args.points} points per frame, {os.cpu_count()} CPUs")
     print()
-    print("| frames | points | wall s | ms/frame | peak RSS MiB |")
-    print("| --- | --- | --- | --- | --- |")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (other work on the machine slows the wall time)")
+    print()
+    print("| frames | points | wall s | ms/frame | CPU s | peak RSS MiB |")
+    print("| --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory(dir=args.scratch, prefix="bench_evaluate.") as scratch:
         scratch = Path(scratch)
         store = None
@@ -129,20 +131,24 @@ def main() -> None:
             make_store(store, frames, width, height, fps)
             gaze = scratch / f"gaze_{frames}.csv"
             make_gaze(gaze, frames, args.points, width, height, fps)
-            wall, rss = run_evaluate(store, gaze, scratch / f"metrics_{frames}.csv", args.pixels_per_degree)
-            print(f"| {frames} | {frames * args.points} | {wall:.1f} | {1000 * wall / frames:.1f} | {rss:.0f} |")
+            wall, cpu, rss = run_evaluate(store, gaze, scratch / f"metrics_{frames}.csv", args.pixels_per_degree)
+            print(f"| {frames} | {frames * args.points} | {wall:.1f} | {1000 * wall / frames:.1f} | {cpu:.1f} "
+                  f"| {rss:.0f} |")
             if frames != lengths[-1]:
                 import shutil
 
                 shutil.rmtree(store)
         timed = lengths[-1]
+        cpu_start = time.process_time()
         seconds = per_frame_in_long_video(store, timed, args.video_frames, args.points, width, height,
                                           args.pixels_per_degree)
+        cpu_seconds = (time.process_time() - cpu_start) / timed
         print()
         print(f"With the gaze table of a {args.video_frames}-frame video "
               f"({args.video_frames * args.points} points; first {timed} frames timed): "
               f"{1000 * seconds:.1f} ms/frame, so {args.video_frames} frames take about "
-              f"{args.video_frames * seconds / 60:.2f} min (extrapolated).")
+              f"{args.video_frames * seconds / 60:.2f} min (extrapolated; CPU {1000 * cpu_seconds:.1f} ms/frame, "
+              f"i.e. {args.video_frames * cpu_seconds / 120:.2f} min on 2 idle cores).")
 
 
 if __name__ == "__main__":

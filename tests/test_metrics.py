@@ -173,3 +173,15 @@ def test_summary_is_frames_first_then_videos(tmp_path):
     assert float(rows[0]["NSS"]) == 2.0 and float(rows[0]["sAUC"]) == 0.5  # NaN left out
     assert float(rows[2]["NSS"]) == 4.0 and float(rows[2]["sAUC"]) == pytest.approx(0.6)
     assert (rows[2]["frames"], rows[2]["points"]) == ("3", "8")
+
+
+def test_weighted_auc_equals_the_plain_count_on_repeated_negatives():
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        negatives = np.round(rng.normal(size=3000), 2)  # many ties
+        weights = rng.integers(0, 4, 3000).astype(np.float64)
+        positives = np.concatenate([rng.choice(negatives, 5), np.round(rng.normal(size=5) * 3, 2)])
+        repeated = np.repeat(negatives, weights.astype(int))
+        expected = np.mean([(p > repeated).mean() + 0.5 * (p == repeated).mean() for p in positives])
+        assert auc(positives, negatives, weights) == pytest.approx(expected, abs=1e-12)
+    assert auc(np.array([1.0, 2.0]), np.array([1.0, 1.0]), np.array([1.0, 2.0])) == pytest.approx(0.75)

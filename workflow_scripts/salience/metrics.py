@@ -56,16 +56,46 @@ def auc(positives: np.ndarray, negatives: np.ndarray, negative_weights: np.ndarr
         equal = np.array([np.count_nonzero(negatives == v) for v in values], dtype=np.float64)
         total = float(len(negatives))
     else:
-        # rank[j]: how many distinct positives lie at or below negative j
-        rank = np.searchsorted(values, negatives, side="right")
-        below = np.cumsum(np.bincount(rank, weights=negative_weights, minlength=len(values) + 1))[:-1]
-        tied = rank > 0
-        tied[tied] = negatives[tied] == values[rank[tied] - 1]
-        equal = np.bincount(rank[tied] - 1, weights=negative_weights[tied], minlength=len(values))
+        below, equal = _weighted_counts(values, negatives, negative_weights)
         total = float(np.sum(negative_weights))
     if total == 0:
         return math.nan
     return float(np.dot(multiplicity, below + 0.5 * equal) / (len(positives) * total))
+
+
+HISTOGRAM_BINS = 4096
+
+
+def _weighted_counts(values: np.ndarray, negatives: np.ndarray, weights: np.ndarray):
+    """Weight of the negatives below, and equal to, each of the sorted distinct ``values``.
+
+    Exact, in a few passes: the negatives are histogrammed into bins by a
+    monotonic mapping (a bin below a value's bin holds only smaller
+    negatives); only the negatives sharing a bin with some value are
+    compared one by one.
+    """
+    low, high = negatives.min(), negatives.max()
+    if not high > low:  # one value only
+        total = float(np.sum(weights))
+        return np.where(values > low, total, 0.0), np.where(values == low, total, 0.0)
+    scale = (HISTOGRAM_BINS - 1) / (high - low)
+    bins = ((negatives - low) * scale).astype(np.intp)  # the same arithmetic for values below
+    weight_before = np.concatenate([[0.0], np.cumsum(np.bincount(bins, weights, minlength=HISTOGRAM_BINS + 1))])
+    inside = (values >= low) & (values <= high)
+    value_bins = np.zeros(len(values), np.intp)
+    value_bins[inside] = ((values[inside] - low) * scale).astype(np.intp)
+    shared = np.zeros(HISTOGRAM_BINS + 1, bool)
+    shared[value_bins[inside]] = True
+    candidates = shared[bins]
+    candidate_values, candidate_bins = negatives[candidates], bins[candidates]
+    candidate_weights = weights[candidates]
+    below = np.where(values > high, weight_before[-1], 0.0)
+    equal = np.zeros(len(values))
+    for i in np.flatnonzero(inside):
+        same_bin = candidate_bins == value_bins[i]
+        below[i] = weight_before[value_bins[i]] + candidate_weights[same_bin & (candidate_values < values[i])].sum()
+        equal[i] = candidate_weights[same_bin & (candidate_values == values[i])].sum()
+    return below, equal
 
 
 def normalized_log(log_map: np.ndarray) -> np.ndarray:
