@@ -17,6 +17,7 @@ import salience  # noqa: E402
 salience.export_to_subprocesses()
 from salience.errors import SalienceError  # noqa: E402
 from salience import plan  # noqa: E402
+from salience import store  # noqa: E402
 from salience.models import TEMPORAL_WINDOW  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -25,6 +26,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 def _plan_videos():
     """Video id → (path, header probe, chunk list). Bad input stops here."""
     try:
+        store.shard_frames_for(config["chunk_frames"], config["shard_frames"])
         videos = plan.find_videos(config["videos"])
         table = {}
         for vid, path in videos.items():

@@ -38,6 +38,7 @@ rule predict_chunk:
         scale=result_config("scale"),
         fixation_history=result_config("fixation_history"),
         store_dtype=result_config("store_dtype"),
+        shard_frames=store.shard_frames_for(config["chunk_frames"], config["shard_frames"]),
     threads: config["threads"]
     resources:
         gpu=1,
@@ -59,7 +60,7 @@ rule predict_chunk:
         "--weights {params.weights:q} --center-bias {params.center_bias:q} "
         "--head {params.head} --precision {params.precision} "
         "--scale {params.scale} --fixation-history {params.fixation_history:q} "
-        "--store-dtype {params.store_dtype} "
+        "--store-dtype {params.store_dtype} --shard-frames {params.shard_frames} "
         "--batch-size {resources.batch_size} --device {resources.device} "
         "--threads {threads} --offline > {log:q} 2>&1"
 

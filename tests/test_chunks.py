@@ -72,12 +72,12 @@ def test_chunk_stores_assemble_to_the_sequential_result(model, video, sequential
         path = tmp_path / f"{chunk.name}.zarr"
         store.write_frames(path, predict_range(model, video, chunk.start, chunk.stop, device="cpu"),
                            first=chunk.start, count=chunk.stop - chunk.start,
-                           height=32, width=48, attrs={"fps": 25.0})
+                           height=32, width=48, attrs={"fps": 25.0}, shard_frames=5)
         paths.append(path)
     out = tmp_path / "saliency.zarr"
     store.assemble(reversed(paths), out, frame_count=FRAMES, attrs={"fps": 25.0})
     array = store.open_array(out)
-    assert array.shape == (FRAMES, 32, 48) and array.chunks == (1, 32, 48)
+    assert array.shape == (FRAMES, 32, 48) and array.chunks == (1, 32, 48) and array.shards == (5, 32, 48)
     np.testing.assert_allclose(array[:], sequential, atol=1e-5, rtol=0)
 
     with pytest.raises(SalienceError, match="frame 15 is due"):  # a missing chunk
@@ -85,17 +85,17 @@ def test_chunk_stores_assemble_to_the_sequential_result(model, video, sequential
     assert not (tmp_path / "gap.zarr").exists()
 
 
-@pytest.mark.parametrize("chunk_dtype", ["float16", "float32"])
-def test_float16_stores_round_to_nearest_and_stay_normalized(sequential, tmp_path, chunk_dtype):
+def test_float16_stores_round_to_nearest_and_stay_normalized(sequential, tmp_path):
     """float16 storage: every value the nearest float16, every frame still passes the check."""
     halves = [(0, 12), (12, FRAMES)]
     paths = []
     for first, stop in halves:
         paths.append(tmp_path / f"{first}.zarr")
         store.write_frames(paths[-1], ((i, sequential[i]) for i in range(first, stop)), first=first,
-                           count=stop - first, height=32, width=48, attrs={}, dtype=chunk_dtype, threads=3)
+                           count=stop - first, height=32, width=48, attrs={}, dtype="float16", threads=3,
+                           shard_frames=4)
     out = tmp_path / "saliency.zarr"
-    store.assemble(paths, out, frame_count=FRAMES, attrs={}, dtype="float16")
+    store.assemble(paths, out, frame_count=FRAMES, attrs={"fps": 25.0}, dtype="float16")
     array = store.open_array(out)
     assert array.dtype == np.float16 and zarr.open_group(str(out), mode="r").attrs["store_dtype"] == "float16"
     np.testing.assert_array_equal(array[:], sequential.astype(np.float16))
@@ -104,10 +104,12 @@ def test_float16_stores_round_to_nearest_and_stay_normalized(sequential, tmp_pat
     for index, frame in enumerate(array[:]):
         store.check_frame(frame, index, out)  # the 1e-3 normalization tolerance holds for float16
 
+    with pytest.raises(SalienceError, match="not float32 as asked"):  # assembly never re-encodes
+        store.assemble(paths, tmp_path / "f32.zarr", frame_count=FRAMES, attrs={"fps": 25.0}, dtype="float32")
     with pytest.raises(SalienceError, match="store dtype must be one of"):
         store.write_frames(tmp_path / "x.zarr", iter([]), first=0, count=1, height=32, width=48, attrs={},
                            dtype="float64")
-    assert not (tmp_path / "x.zarr").exists()
+    assert not (tmp_path / "x.zarr").exists() and not (tmp_path / "f32.zarr").exists()
 
 
 def test_a_failed_write_leaves_no_store(tmp_path):
@@ -135,7 +137,8 @@ def test_a_failed_background_write_is_raised_and_leaves_no_store(tmp_path):
         def __array__(self, *args, **kwargs):
             raise RuntimeError("disk full")
 
-    frames = [(0, np.zeros((4, 4), np.float32)), (1, Unwritable()), (2, np.zeros((4, 4), np.float32))]
+    uniform = np.full((4, 4), -np.log(16), np.float32)
+    frames = [(0, uniform), (1, Unwritable()), (2, uniform)]
     with pytest.raises(RuntimeError, match="disk full"):
         store.write_frames(tmp_path / "c.zarr", iter(frames), first=0, count=3, height=4, width=4, attrs={})
     assert list(tmp_path.iterdir()) == []

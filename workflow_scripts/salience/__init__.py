@@ -8,6 +8,7 @@ Modules, one per step of the workflow:
 - ``salience.predict``  streaming prediction in bounded memory, exact chunks
 - ``salience.store``    the zarr store of per-frame log-densities
 - ``salience.render``   heatmap and overlay videos
+- ``salience.dataset``  ``salience.open(path)``: a store as a labelled xarray Dataset
 - eye-tracking data: ``gaze`` (CSV to frames, empirical density), ``metrics``,
   ``evaluate`` (metrics.csv, summary), ``aoi``, ``concentration``,
   ``human_video``, ``snapshots``, ``figures``, ``tables`` (strict CSV reading),
@@ -39,3 +40,24 @@ def export_to_subprocesses() -> None:
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if here not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([here, *paths])
+
+
+def open(path):  # noqa: A001 - the notebook API: salience.open(path)
+    """A saliency store as a labelled xarray Dataset (see ``salience.dataset``)."""
+    from .dataset import open as open_dataset
+
+    return open_dataset(path)
+
+
+def density(dataset, frame: int):
+    """Frame ``frame`` of a Dataset from ``salience.open`` as probabilities per pixel."""
+    from .dataset import density as frame_density
+
+    return frame_density(dataset, frame)
+
+
+def frame_at(dataset, seconds: float) -> int:
+    """The frame on screen at ``seconds`` in a Dataset from ``salience.open``."""
+    from .dataset import frame_at as frame_at_time
+
+    return frame_at_time(dataset, seconds)

@@ -156,25 +156,32 @@ def cmd_predict(args) -> None:
     }
     store.write_frames(args.output, frames, first=start, count=stop - start,
                        height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
-                       threads=args.threads, on_frame=progress.update, log_center_bias=log_center_bias)
+                       threads=args.threads, on_frame=progress.update, log_center_bias=log_center_bias,
+                       shard_frames=args.shard_frames, allow_nan_before=nan_head(args.model, args.head))
 
 
 # --- assemble --------------------------------------------------------------------
 
 def cmd_assemble(args) -> None:
     from . import store
-    from .models import TEMPORAL_WINDOW
 
     info = json.loads(Path(args.probe).read_text())
+    timestamps = info.pop("timestamps", None)  # per frame: the time coordinate, not an attribute
     attrs = dict(info)
     attrs.update(json.loads(args.attrs) if args.attrs else {})
     if args.weights_record:
         record = json.loads(Path(args.weights_record).read_text())
         attrs["weights_sha256"] = record["weights_sha256"]
         attrs["weights_files"] = record["files"]
-    nan_head = TEMPORAL_WINDOW.get(attrs.get("model"), 1) - 1 if attrs.get("head") == "skip" else 0
     store.assemble(args.chunks, args.output, frame_count=info["frame_count"], attrs=attrs,
-                   allow_nan_before=nan_head, dtype=args.store_dtype)
+                   dtype=args.store_dtype, timestamps=timestamps)
+
+
+def nan_head(model: str, head: str) -> int:
+    """Frames left NaN at the start of a video: the "skip" head has no full window there."""
+    from .models import TEMPORAL_WINDOW
+
+    return TEMPORAL_WINDOW.get(model, 1) - 1 if head == "skip" else 0
 
 
 # --- render / export ---------------------------------------------------------------
@@ -200,11 +207,13 @@ def store_dtype_option(p) -> None:
     from .store import STORE_DTYPES
 
     p.add_argument("--store-dtype", choices=STORE_DTYPES, default="float32",
-                   help="dtype of the stored log-densities (float16: 4x smaller, within 0.008)")
+                   help="storage of the log-densities: float32 (exact), float16 (within 0.008), "
+                        "quantized (within 2**-11)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .models import MODEL_NAMES
+    from .store import SHARD_FRAMES
     from .predict import HEAD_POLICIES, PRECISIONS
 
     parser = argparse.ArgumentParser(prog="python -m salience", description=__doc__,
@@ -245,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="IIE/III: resize frames by this factor for the model (1.0: full resolution)")
     p.add_argument("--offline", action="store_true", help="never download; the cache must hold the files")
     store_dtype_option(p)
+    p.add_argument("--shard-frames", type=int, default=SHARD_FRAMES,
+                   help="frames per shard file; --start must be a multiple of it for assembly")
     p.set_defaults(func=cmd_predict)
 
     p = steps.add_parser("assemble", help="join chunk stores into one store")

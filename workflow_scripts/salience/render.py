@@ -304,19 +304,9 @@ class H264Writer:
 
 def open_log_density(zarr_path):
     """The ``log_density`` array of a saliency store, opened read-only (nothing loaded)."""
-    import zarr
+    from .store import open_array
 
-    zarr_path = os.fspath(zarr_path)
-    try:
-        group = zarr.open_group(zarr_path, mode="r")
-        array = group["log_density"]
-    except (FileNotFoundError, KeyError) as error:
-        raise SalienceError(
-            f"{zarr_path}: no saliency store with a 'log_density' array here. Run the prediction step first."
-        ) from error
-    if array.ndim != 3:
-        raise SalienceError(f"{zarr_path}: 'log_density' must be (T, H, W), got shape {array.shape}")
-    return array
+    return open_array(zarr_path)
 
 
 def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: str = "inferno",
