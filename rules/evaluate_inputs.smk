@@ -9,7 +9,7 @@ from salience.eyetracking_files import checked_files  # noqa: E402
 
 def _eyetracking_files():
     try:
-        return checked_files(config, set(VIDEOS))
+        return checked_files(config, set(VIDEOS), ".snakemake/salience-csv-checks")
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
 

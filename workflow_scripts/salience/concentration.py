@@ -36,7 +36,7 @@ def concentration_table(store_path, output) -> None:
 
     group = open_store(store_path)
     array = group["log_density"]
-    timeline = timeline_of_store(group)
+    timeline = timeline_of_store(group, store_path)
     with AtomicCSV(output, COLUMNS) as table:
         for frame, log_density in enumerate(read_frames_ahead(array, range(array.shape[0]))):
             if np.isnan(log_density).all():

@@ -128,7 +128,7 @@ def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_de
     array = group["log_density"]
     _, height, width = array.shape
     bias = log_center_bias(group, store_path)
-    timeline = timeline_of_store(group)
+    timeline = timeline_of_store(group, store_path)
     gaze = load_gaze(gaze_path, timeline, width, height)
     evaluator = VideoEvaluator(gaze, bias, sigma_pixels(pixels_per_degree, fwhm_degrees))
     def frame_metrics(k):

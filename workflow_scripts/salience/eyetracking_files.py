@@ -8,8 +8,10 @@ bad CSV stops the run at once, naming its file, line and column.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+from .atomic import write_text
 from .errors import ConfigError
 
 
@@ -35,8 +37,13 @@ def files_per_video(key: str, setting, video_ids, base=".") -> dict[str, Path]:
     return files
 
 
-def checked_files(config: dict, video_ids) -> tuple[dict[str, Path], dict[str, Path]]:
-    """(gaze files, AOI files) per video, each file read and checked; ConfigError/TableError otherwise."""
+def checked_files(config: dict, video_ids, cache_dir=None) -> tuple[dict[str, Path], dict[str, Path]]:
+    """(gaze files, AOI files) per video, each file read and checked; ConfigError/TableError otherwise.
+
+    ``cache_dir``: remember files that passed (by path, size and modification
+    time), so that the DAG builds of cluster jobs do not parse large gaze
+    files again.
+    """
     from .aoi import read_aoi_csv
     from .gaze import read_gaze_csv
 
@@ -45,8 +52,17 @@ def checked_files(config: dict, video_ids) -> tuple[dict[str, Path], dict[str, P
     if gaze and not config.get("pixels_per_degree"):
         raise ConfigError("config 'gaze' needs 'pixels_per_degree': pixels of the video per degree of visual "
                           "angle as the viewers saw it (e.g. about 40 for a 1920 px wide video filling 48 degrees)")
-    for path in gaze.values():
-        read_gaze_csv(path)
-    for path in aois.values():
-        read_aoi_csv(path)
+    for files, read in ((gaze, read_gaze_csv), (aois, read_aoi_csv)):
+        for path in files.values():
+            marker = _marker(path, cache_dir) if cache_dir else None
+            if marker is None or not marker.exists():
+                read(path)
+                if marker is not None:
+                    write_text(marker, str(path) + "\n")
     return gaze, aois
+
+
+def _marker(path: Path, cache_dir) -> Path:
+    stat = path.stat()
+    key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    return Path(cache_dir) / f"{key}.ok"

@@ -63,7 +63,7 @@ class Timeline:
         return frames
 
 
-def timeline_of_store(group) -> Timeline:
+def timeline_of_store(group, path="the store") -> Timeline:
     """The frame times of a saliency store (an open zarr group).
 
     Its ``time`` array (seconds, one per frame) where it has one, else frame
@@ -75,12 +75,12 @@ def timeline_of_store(group) -> Timeline:
     if "time" in group:
         times = np.asarray(group["time"][:], dtype=np.float64)
         if times.shape != (count,) or not np.all(np.diff(times) > 0):
-            raise SalienceError(f"{group.store}: its 'time' array must hold {count} increasing times")
+            raise SalienceError(f"{path}: its 'time' array must hold {count} increasing times")
         step = times[-1] - times[-2] if count > 1 else 1.0 / float(attrs.get("fps") or 1.0)
     else:
         fps = attrs.get("fps")
         if not fps or fps <= 0:
-            raise SalienceError(f"{group.store}: no 'time' array and no 'fps' attribute: "
+            raise SalienceError(f"{path}: no 'time' array and no 'fps' attribute: "
                                 "cannot place gaze in time. Re-run the assembly of this store.")
         times = np.arange(count, dtype=np.float64) / float(fps)
         step = 1.0 / float(fps)

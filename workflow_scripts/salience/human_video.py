@@ -38,7 +38,7 @@ def render_human_videos(store_path, source_video, gaze_path, *, human_heatmap, m
     group = open_store(store_path)
     array = group["log_density"]
     frame_count, height, width = array.shape
-    gaze = load_gaze(gaze_path, timeline_of_store(group), width, height)
+    gaze = load_gaze(gaze_path, timeline_of_store(group, store_path), width, height)
     density = EmpiricalDensity(height, width, sigma_pixels(pixels_per_degree, fwhm_degrees))
     info = probe(source_video, verify=False)
     if (info.width, info.height) != (width, height):

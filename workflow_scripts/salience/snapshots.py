@@ -29,7 +29,7 @@ def write_snapshots(store_path, source_video, output_dir, *, count: int = 4, gaz
     group = open_store(store_path)
     array = group["log_density"]
     frame_count, height, width = array.shape
-    timeline = timeline_of_store(group)
+    timeline = timeline_of_store(group, store_path)
     gaze = density = None
     if gaze_path is not None:
         gaze = load_gaze(gaze_path, timeline, width, height)
