@@ -185,3 +185,16 @@ def test_weighted_auc_equals_the_plain_count_on_repeated_negatives():
         expected = np.mean([(p > repeated).mean() + 0.5 * (p == repeated).mean() for p in positives])
         assert auc(positives, negatives, weights) == pytest.approx(expected, abs=1e-12)
     assert auc(np.array([1.0, 2.0]), np.array([1.0, 1.0]), np.array([1.0, 2.0])) == pytest.approx(0.75)
+
+
+def test_auc_blocks_do_not_change_the_result(monkeypatch):
+    import salience.metrics
+
+    rng = np.random.default_rng(4)
+    negatives = np.round(rng.normal(size=1000), 1).astype(np.float32)
+    positives = negatives[rng.integers(0, 1000, 30)]
+    whole = auc(positives, negatives)
+    monkeypatch.setattr(salience.metrics, "COMPARE_BLOCK", 7)
+    assert auc(positives, negatives) == whole
+    expected = np.mean([(p > negatives).mean() + 0.5 * (p == negatives).mean() for p in positives])
+    assert whole == pytest.approx(expected, abs=1e-12)

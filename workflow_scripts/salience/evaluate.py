@@ -133,7 +133,7 @@ def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_de
     evaluator = VideoEvaluator(gaze, bias, sigma_pixels(pixels_per_degree, fwhm_degrees))
     def frame_metrics(k):
         log_density = np.asarray(array[int(gaze.frames[k])], dtype=np.float32)
-        if np.isnan(log_density).all():  # head: skip leaves the first frames without a map
+        if np.isnan(log_density.flat[0]):  # head: skip leaves whole frames NaN (assembly checked the rest)
             return None
         return evaluator.frame(k, log_density)
 
