@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -66,6 +67,11 @@ def make_gaze(path: Path, frames: int, points: int, width: int, height: int, fps
         handle.write("participant,time,x,y\n")
         for i in range(count):
             handle.write(f"p{i % points},{times[i]:.6f},{x[i]:.2f},{y[i]:.2f}\n")
+
+
+def make_inputs(store: Path, gaze: Path, frames: int, points: int, width: int, height: int, fps: float) -> None:
+    make_store(store, frames, width, height, fps)
+    make_gaze(gaze, frames, points, width, height, fps)
 
 
 def run_evaluate(store: Path, gaze: Path, output: Path, pixels_per_degree: float) -> tuple[float, float, float]:
@@ -128,9 +134,15 @@ def main() -> None:
         store = None
         for frames in lengths:
             store = scratch / f"saliency_{frames}.zarr"
-            make_store(store, frames, width, height, fps)
             gaze = scratch / f"gaze_{frames}.csv"
-            make_gaze(gaze, frames, args.points, width, height, fps)
+            # In a fresh process: a child forked from a parent that made the
+            # store would report the parent's memory as its own peak.
+            maker = multiprocessing.get_context("spawn").Process(
+                target=make_inputs, args=(store, gaze, frames, args.points, width, height, fps))
+            maker.start()
+            maker.join()
+            if maker.exitcode != 0:
+                raise SystemExit(f"making the {frames}-frame store failed")
             wall, cpu, rss = run_evaluate(store, gaze, scratch / f"metrics_{frames}.csv", args.pixels_per_degree)
             print(f"| {frames} | {frames * args.points} | {wall:.1f} | {1000 * wall / frames:.1f} | {cpu:.1f} "
                   f"| {rss:.0f} |")
