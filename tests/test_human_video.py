@@ -33,3 +33,20 @@ def test_human_heatmap_is_bright_where_people_looked(tmp_path):
     assert diff[30, 16] > 60 and diff[10, 40] > 60  # model's spot on the left, people's on the right
     for path in (heatmap, pair):
         assert "Audio: aac" in stream_info(path)
+
+
+def test_snapshots_spread_over_the_video(tmp_path):
+    import cv2
+
+    from salience.snapshots import snapshot_frames, write_snapshots
+
+    assert snapshot_frames(100, 4) == [0, 33, 66, 99] and snapshot_frames(2, 4) == [0, 1]
+    make_video(tmp_path / "clip.mp4", frames=9, size="32x24", fps=10)
+    maps = np.repeat(normalized(np.zeros((24, 32)))[None], 9, 0).astype(np.float32)
+    store = make_store(tmp_path / "saliency.zarr", maps, fps=10)
+    gaze = tmp_path / "gaze.csv"
+    gaze.write_text("frame,x,y\n4,3,3\n")
+    write_snapshots(store, tmp_path / "clip.mp4", tmp_path / "snaps", gaze_path=gaze, pixels_per_degree=3)
+    names = sorted(p.name for p in (tmp_path / "snaps").iterdir())
+    assert names == ["frame_000000.png", "frame_000003.png", "frame_000005.png", "frame_000008.png"]
+    assert cv2.imread(str(tmp_path / "snaps" / names[1])).shape == (24, 64, 3)  # model | human

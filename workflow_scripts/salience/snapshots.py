@@ -38,9 +38,8 @@ def write_snapshots(store_path, source_video, output_dir, *, count: int = 4, gaz
     wanted = snapshot_frames(frame_count, count)
     digits = max(6, len(str(frame_count)))
     with StagedDir(output_dir) as staged:
-        for index, frame in enumerate(read_frames(source_video, 0, wanted[-1] + 1)):
-            if index not in wanted:
-                continue
+        for index in wanted:
+            frame = next(read_frames(source_video, index, index + 1))  # seeks: no full decode
             picture = blend(frame, colorize(np.asarray(array[index], np.float32), cmap=cmap), opacity)
             if gaze is not None:
                 human = density.image(*gaze.points(k_of[index])) if index in k_of else np.zeros((height, width))
