@@ -1,33 +1,44 @@
-"""Writing log-density maps to zarr: frames/s and bytes per frame, by dtype and writer threads.
+"""saliency.zarr on disk: files, bytes per frame, error, read speed, assembly time. One table.
 
-    python benchmarks/bench_store.py                      # 1280x720 and 1920x1080, 60 frames
-    python benchmarks/bench_store.py --threads 1,2,4,8    # on a machine with more cores
+    python benchmarks/bench_store.py --video bigbuckbunny.mp4           # 1080p, 8 maps, 3,000-frame assembly
+    python benchmarks/bench_store.py --maps maps.npy                    # maps saved by an earlier run (--save-maps)
 
-Each row writes the same ``--frames`` maps with ``salience.store.write_frames``
-(the writer of the prediction jobs: per-frame chunks, the codec of
-``store.COMPRESSORS``, background threads, atomic rename) into a fresh store on the disk that holds
-``--scratch``. The maps look like the model's: a coarse random field
-(1/32 of the frame) upsampled bilinearly, normalized to a log-density;
-values around -14 (720p) to -15 (1080p). The error columns compare what is
-read back with the float32 maps.
+Storage rows: real maps, i.e. DeepGaze MR with the fixtures' recipe weights
+(tests/recipe.py) and a Gaussian center bias, run on ``--frames`` frames of
+``--video`` scaled to ``--size`` (a few minutes on 2 CPU cores at 1080p).
+Each storage (``salience.store.STORE_DTYPES``) writes them with the
+prediction jobs' writer (shards of ``--shard-frames``); bytes per frame are
+``du -sb`` of the store over the frames; the error is the largest
+|log-density - float32 map|; reading is frame by frame, as float32, best of 3
+passes; "20 min at 30 fps" scales bytes per frame to 36,000 frames.
 
-At hundreds of frames/s (a GPU at 720p) the writer needs several threads;
-the prediction job writes with one per CPU it was given (``threads``).
+Assembly rows: ``--assembly-frames`` synthetic smooth 1080p maps (a coarse
+random field upsampled bilinearly: the real ones take too long to compute
+on a CPU) in chunk stores of ``--chunk-frames``, stored as
+``--assembly-storage``. "before" is what assembly did until now: read every
+frame of every chunk store and compress it again into one chunk per frame
+(two writer threads); "after" is ``salience.store.assemble``: metadata and
+hard links to the chunks' shard files. Files counts every file in the store.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 import harness
 from harness import Timer
+
+FRAMES_IN_20_MINUTES = 20 * 60 * 30
 
 
 def smooth_log_densities(count: int, width: int, height: int, seed: int = 0) -> list[np.ndarray]:
@@ -43,12 +54,22 @@ def smooth_log_densities(count: int, width: int, height: int, seed: int = 0) -> 
     return maps
 
 
-def codec_name(codec) -> str:
-    described = codec.to_dict()
-    settings = described.get("configuration", {})
-    if described["name"] == "blosc":
-        return f"blosc {settings['cname']} {settings['shuffle']}"
-    return f"{described['name']} level {settings.get('level')}"
+def recipe_maps(video: Path, frames: int, width: int, height: int, scratch: Path) -> np.ndarray:
+    import torch
+
+    from salience.predict import predict_range
+
+    scaled = harness.prepare_video(scratch / "scaled.mp4", frames, width, height, source=video)
+    model = harness.build_recipe_model(torch.device("cpu"), seed=1)
+    y, x = np.mgrid[0:90, 0:160]
+    center_bias = np.exp(-(((x - 80) / 40.0) ** 2 + ((y - 45) / 25.0) ** 2) / 2) + 0.02
+    center_bias = (center_bias / center_bias.sum()).astype(np.float32)
+    maps = np.empty((frames, height, width), np.float32)
+    for index, log_density in predict_range(model, scaled, 0, frames, center_bias=center_bias, device="cpu",
+                                            batch_size=2):
+        maps[index] = log_density
+        print(f"  map {index + 1}/{frames}", file=sys.stderr, flush=True)
+    return maps
 
 
 def disk_bytes(path: Path) -> int:
@@ -56,52 +77,158 @@ def disk_bytes(path: Path) -> int:
                               text=True).stdout.split()[0])
 
 
+def file_count(path: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(path))
+
+
+def read_frames_per_second(path: Path, passes: int = 3) -> float:
+    from salience import store
+
+    array = store.open_array(path)
+    best = 0.0
+    for _ in range(passes):
+        timer = Timer()
+        for index in range(array.shape[0]):
+            np.asarray(array[index], dtype=np.float32)
+        best = max(best, array.shape[0] / timer.seconds())
+    return best
+
+
+def before_assembly(chunk_paths: list[Path], target: Path) -> None:
+    """The old assembly: every frame read and compressed again, one chunk per frame."""
+    import zarr
+
+    from salience import store
+
+    sources = [store.open_array(path) for path in chunk_paths]
+    frame_count = sum(source.shape[0] for source in sources)
+    reference = sources[0]
+    group = zarr.open_group(str(target), mode="w-", zarr_format=3)
+    array = group.create_array(
+        store.ARRAY, shape=(frame_count, *reference.shape[1:]), chunks=(1, *reference.shape[1:]),
+        dtype=reference.dtype, fill_value=np.nan, serializer=reference.serializer,
+        compressors=reference.compressors, dimension_names=store.DIMS)
+    with ThreadPoolExecutor(2) as pool:
+        position = 0
+        pending = []
+        for source in sources:
+            for offset in range(source.shape[0]):
+                frame = source[offset]
+                pending.append(pool.submit(array.__setitem__, position, frame))
+                position += 1
+                if len(pending) > 4:
+                    pending.pop(0).result()
+        for future in pending:
+            future.result()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1280x720,1920x1080")
-    parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--threads", default="1,2", help="writer thread counts to compare")
-    parser.add_argument("--repeats", type=int, default=2, help="best frames/s of this many writes")
+    parser.add_argument("--video", help="a real video for the maps (scaled to --size)")
+    parser.add_argument("--maps", help="an .npy of T x H x W float32 log-densities instead of --video")
+    parser.add_argument("--save-maps", help="save the computed maps here (.npy) for later runs")
+    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--frames", type=int, default=8, help="maps computed from --video")
+    parser.add_argument("--shard-frames", type=int, default=20)
+    parser.add_argument("--assembly-frames", type=int, default=3000, help="0: no assembly rows")
+    parser.add_argument("--chunk-frames", type=int, default=300)
+    parser.add_argument("--assembly-storage", default="quantized")
     parser.add_argument("--scratch", default=None, help="directory to write in (default: the temp dir)")
     args = parser.parse_args(argv)
 
     import torch
 
-    from zarr.codecs import ZstdCodec
-
     from salience import store
 
-    CHOSEN = dict(store.COMPRESSORS)
-    store.WRITE_THREADS = 1  # the floor of writer threads: here ``--threads`` alone decides
-
+    width, height = harness.parse_size(args.size)
     print(f"# bench_store: {harness.machine_line(torch.device('cpu'))}")
-    print(f"# {args.frames} frames per write, best of {args.repeats}; size on disk by du -sb\n")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_store_", dir=args.scratch) as scratch:
-        for width, height in (harness.parse_size(s) for s in harness.parse_list(args.sizes)):
-            maps = smooth_log_densities(args.frames, width, height)
-            for dtype, codec in [(dtype, "chosen") for dtype in store.STORE_DTYPES] + [("float32", "zstd")]:
-                # "zstd": zarr's default codec, which float32 stores used before
-                store.COMPRESSORS = {**CHOSEN, "float32": [ZstdCodec(level=3)]} if codec == "zstd" else CHOSEN
-                for threads in harness.parse_list(args.threads, int):
-                    best = 0.0
-                    for _ in range(args.repeats):
-                        target = Path(scratch) / f"{width}x{height}-{dtype}-{threads}.zarr"
-                        shutil.rmtree(target, ignore_errors=True)
-                        timer = Timer()
-                        store.write_frames(target, enumerate(maps), first=0, count=len(maps),
-                                           height=height, width=width, attrs={}, dtype=dtype,
-                                           threads=threads)
-                        best = max(best, len(maps) / timer.seconds())
-                    back = store.open_array(target)[:].astype(np.float64)
-                    error = np.abs(back - np.stack(maps))
-                    rows.append([f"{width}x{height}", dtype, codec_name(store.COMPRESSORS[dtype][0]),
-                                 threads, best,
-                                 disk_bytes(target) / len(maps) / 1e6, float(error.max()), float(error.mean())])
-                    print(f"  {rows[-1][:5]}", file=sys.stderr, flush=True)
+        scratch = Path(scratch)
+        if args.maps:
+            maps = np.load(args.maps, mmap_mode="r")
+            maps = np.asarray(maps, np.float32)
+            source = f"maps from {args.maps}"
+        elif args.video:
+            if not Path(args.video).is_file():
+                parser.error(f"--video {args.video}: no such file")
+            maps = recipe_maps(Path(args.video), args.frames, width, height, scratch)
+            source = f"recipe-weight DeepGaze MR maps of {Path(args.video).name} scaled to {width}x{height}"
+            if args.save_maps:
+                np.save(args.save_maps, maps)
+        else:
+            parser.error("give --video (a real video) or --maps")
+        count, map_height, map_width = maps.shape
+        print(f"# storage rows: {count} {source}, shards of {args.shard_frames} frames")
+
+        for storage in store.STORE_DTYPES:
+            target = scratch / f"{storage}.zarr"
+            store.write_frames(target, enumerate(maps), first=0, count=count, height=map_height,
+                               width=map_width, attrs={}, dtype=storage, shard_frames=args.shard_frames)
+            back = store.open_array(target)[:].astype(np.float64)
+            per_frame = disk_bytes(target) / count
+            rows.append([f"shards of {args.shard_frames}, {storage}", None, per_frame / 1e3,
+                         per_frame * FRAMES_IN_20_MINUTES / 1e9, float(np.abs(back - maps).max()),
+                         read_frames_per_second(target), None])
+            print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+            shutil.rmtree(target)
+
+        if args.assembly_frames:
+            print(f"# assembly rows: {args.assembly_frames} synthetic smooth {width}x{height} maps, "
+                  f"{args.assembly_storage}, chunks of {args.chunk_frames}, shards of {args.shard_frames}")
+            chunk_paths = synthetic_chunks(scratch / "chunks", args, width, height)
+            before = scratch / "before.zarr"
+            timer = Timer()
+            before_assembly(chunk_paths, before)
+            seconds = timer.seconds()
+            rows.append([f"assembly before: re-read + re-encode, 1 chunk file per frame, {args.assembly_storage}",
+                         file_count(before), None, None, None, None, seconds])
+            shutil.rmtree(before)
+            after = scratch / "saliency.zarr"
+            timer = Timer()
+            store.assemble(chunk_paths, after, frame_count=args.assembly_frames, attrs={"fps": 30.0},
+                           dtype=args.assembly_storage)
+            seconds = timer.seconds()
+            rows.append([f"assembly after: shard files linked, {args.assembly_storage}", file_count(after),
+                         None, None, None, None, seconds])
     print(harness.markdown_table(
-        ["size", "dtype", "codec", "writer threads", "frames/s", "MB per frame", "max abs err", "mean abs err"], rows))
+        ["store", "files", "kB per frame", "GB per 20 min at 30 fps", "max abs error vs float32",
+         "read frames/s", "assembly s"], rows))
     return 0
+
+
+def synthetic_chunks(folder: Path, args, width: int, height: int) -> list[Path]:
+    """Chunk stores of ``args.assembly_frames`` frames: the first written, the others copies
+    of it with their own first frame (writing 3,000 1080p maps would take longer than the rest)."""
+    from salience import store
+
+    maps = smooth_log_densities(args.chunk_frames, width // 8, height // 8)
+    import torch
+    import torch.nn.functional as F
+
+    def full_size(index, low):
+        field = F.interpolate(torch.from_numpy(low)[None, None], size=(height, width), mode="bilinear",
+                              align_corners=False)[0, 0].double()
+        return index, (field - torch.logsumexp(field.ravel(), 0)).float().numpy()
+
+    paths = []
+    first_path = folder / f"{0:07d}-{args.chunk_frames:07d}.zarr"
+    store.write_frames(first_path, (full_size(i, m) for i, m in enumerate(maps)), first=0,
+                       count=args.chunk_frames, height=height, width=width, attrs={},
+                       dtype=args.assembly_storage, shard_frames=args.shard_frames)
+    for first in range(0, args.assembly_frames, args.chunk_frames):
+        stop = min(first + args.chunk_frames, args.assembly_frames)
+        if stop - first != args.chunk_frames:
+            raise SystemExit("--assembly-frames must be a multiple of --chunk-frames")
+        path = folder / f"{first:07d}-{stop:07d}.zarr"
+        if first:
+            shutil.copytree(first_path, path)
+            metadata = path / "zarr.json"
+            document = json.loads(metadata.read_text())
+            document["attributes"]["first_frame"] = first
+            metadata.write_text(json.dumps(document))
+        paths.append(path)
+    return paths
 
 
 if __name__ == "__main__":

@@ -75,6 +75,8 @@ rule assemble_zarr:
     params:
         attrs=json.dumps(RESULT_CONFIG, sort_keys=True),
         store_dtype=result_config("store_dtype"),
+        # chunk stores there that are not inputs (an older plan) are removed
+        chunks_dir=lambda wc: f"results/{wc.video}/chunks",
     conda:
         "../envs/salience.yaml"
     log:
@@ -82,5 +84,5 @@ rule assemble_zarr:
     shell:
         "python -m salience assemble {input.chunks:q} --probe {input.probe:q} "
         "--weights-record {input.weights:q} --attrs {params.attrs:q} "
-        "--store-dtype {params.store_dtype} "
+        "--store-dtype {params.store_dtype} --chunks-dir {params.chunks_dir:q} "
         "--output {output:q} > {log:q} 2>&1"

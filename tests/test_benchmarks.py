@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,11 +63,18 @@ def test_bench_speed_skips_what_would_not_fit_in_memory(monkeypatch):
     assert bench_speed.memory_shortfall(reference, 1280, 720, 20, cpu) is None
 
 
-def test_bench_store_float16_rounds_within_half_a_step():
-    out = run("bench_store.py", "--sizes", "64x32", "--frames", "4", "--threads", "2", "--repeats", "1")
-    rows = table_rows(out, "size")
-    assert [(row["dtype"], row["codec"]) for row in rows] == [
-        ("float32", "blosc lz4 bitshuffle"), ("float16", "zstd level 3"), ("float32", "zstd level 3")]
-    errors = {(row["dtype"], row["codec"]): float(row["max abs err"]) for row in rows}
-    assert errors[("float32", "blosc lz4 bitshuffle")] == 0 and errors[("float32", "zstd level 3")] == 0
-    assert 0 < errors[("float16", "zstd level 3")] <= 2.0 ** -7  # values above -32: step 2**-6 at most
+def test_bench_store_table_states_each_storage_error_and_the_assembly_files(tmp_path):
+    maps = np.stack([np.full((16, 32), -np.log(16 * 32)) + 0.3 * np.sin(np.arange(32) / 5 + k)[None]
+                     for k in range(4)]).astype(np.float32)
+    maps -= np.log(np.exp(maps.astype(np.float64)).sum(axis=(1, 2)))[:, None, None].astype(np.float32)
+    np.save(tmp_path / "maps.npy", maps)
+    out = run("bench_store.py", "--maps", str(tmp_path / "maps.npy"), "--size", "32x16", "--shard-frames", "4",
+              "--assembly-frames", "16", "--chunk-frames", "8")
+    rows = {row["store"]: row for row in table_rows(out, "store")}
+    assert float(rows["shards of 4, float32"]["max abs error vs float32"]) == 0
+    assert 0 < float(rows["shards of 4, quantized"]["max abs error vs float32"]) <= 2.0**-9
+    assert 0 < float(rows["shards of 4, float16"]["max abs error vs float32"]) <= 2.0**-8
+    before = rows["assembly before: re-read + re-encode, 1 chunk file per frame, quantized"]
+    after = rows["assembly after: shard files linked, quantized"]
+    assert int(before["files"]) == 16 + 2  # a file per frame
+    assert int(after["files"]) == 4 + 6  # a file per shard, metadata, frame and time

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -167,3 +169,105 @@ def test_shard_size_divides_the_chunk_size():
     assert store.shard_frames_for(7, 20) == 7  # a chunk shorter than a shard: one shard per chunk
     with pytest.raises(ConfigError, match="use chunk_frames 980 or 1000"):
         store.shard_frames_for(997, 20)  # a prime: one file per frame otherwise
+
+
+# --- no leftovers after hard kills ------------------------------------------------------------
+
+KILL_AFTER_FIRST_CHUNK = """
+import os, signal, sys
+from salience import store
+from salience.__main__ import main
+link = store._link_shards
+def link_then_die(*args):
+    link(*args)
+    os.kill(os.getpid(), signal.SIGKILL)  # a hard kill in the middle of assembly
+store._link_shards = link_then_die
+main(sys.argv[1:])
+"""
+
+
+def hidden(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+def test_a_killed_assembly_leaves_nothing_after_a_rerun(tmp_path):
+    maps = smooth_frames(9, 8, 8)
+    chunks_dir = tmp_path / "chunks"
+    paths = []
+    for first, stop in ((0, 4), (4, 8), (8, 9)):
+        paths.append(chunks_dir / f"{first:07d}-{stop:07d}.zarr")
+        store.write_frames(paths[-1], ((i, maps[i]) for i in range(first, stop)), first=first, count=stop - first,
+                           height=8, width=8, attrs={}, shard_frames=2)
+    unplanned = chunks_dir / "0000000-0000009.zarr"  # a chunk of an older plan
+    store.write_frames(unplanned, enumerate(maps), first=0, count=9, height=8, width=8, attrs={})
+    (tmp_path / "probe.json").write_text(json.dumps({"frame_count": 9, "fps": 10.0, "width": 8, "height": 8}))
+    args = ["assemble", *map(str, paths), "--probe", str(tmp_path / "probe.json"),
+            "--chunks-dir", str(chunks_dir), "--output", str(tmp_path / "saliency.zarr")]
+
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_CHUNK, *args], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    assert [name.endswith(".partial") for name in hidden(tmp_path)] == [True]  # what a kill leaves
+    assert not (tmp_path / "saliency.zarr").exists()
+
+    rerun = subprocess.run([sys.executable, "-m", "salience", *args], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert hidden(tmp_path) == [] and hidden(chunks_dir) == []
+    assert sorted(p.name for p in chunks_dir.iterdir()) == sorted(p.name for p in paths)  # the unplanned one gone
+    np.testing.assert_array_equal(store.open_array(tmp_path / "saliency.zarr")[:], maps)
+
+
+def test_a_killed_render_leaves_nothing_after_a_rerun(tmp_path):
+    frames, height, width = 150, 120, 160
+    video = make_video(tmp_path / "clip.mp4", frames=frames, size=f"{width}x{height}")
+    store.write_frames(tmp_path / "s.zarr", enumerate(smooth_frames(frames, height, width)), first=0,
+                       count=frames, height=height, width=width, attrs={"fps": 25.0})
+    command = [sys.executable, "-m", "salience", "render", str(tmp_path / "s.zarr"), str(video),
+               "--heatmap", str(tmp_path / "heatmap.mp4"), "--overlay", str(tmp_path / "overlay.mp4")]
+    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not [p for p in tmp_path.glob(".heatmap.mp4.*.partial.mp4") if p.stat().st_size > 0]:
+        assert process.poll() is None, process.stderr.read()  # still rendering when killed
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)  # python and its ffmpeg processes
+    process.wait()
+    assert ".partial.mp4" in " ".join(hidden(tmp_path)) and not (tmp_path / "heatmap.mp4").exists()
+
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert hidden(tmp_path) == []
+    assert (tmp_path / "heatmap.mp4").stat().st_size > 0 and (tmp_path / "overlay.mp4").stat().st_size > 0
+
+
+def test_a_live_writers_temporary_is_never_removed(tmp_path):
+    """A concurrent job's temporary of the same output survives another job's cleanup."""
+    from salience.atomic import StagedDir, remove_stale
+
+    script = ("import sys, time; from salience.atomic import StagedDir\n"
+              "with StagedDir(sys.argv[1]) as staged:\n    print(staged.temp, flush=True); time.sleep(60)\n")
+    live = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "out.zarr")], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        temp = live.stdout.readline().strip()
+        with StagedDir(tmp_path / "out.zarr"):  # cleans stale temporaries of out.zarr first
+            assert os.path.isdir(temp)
+        assert remove_stale(str(tmp_path), "out.zarr", ".partial") == [] and os.path.isdir(temp)
+    finally:
+        live.kill()
+        live.wait()
+    assert remove_stale(str(tmp_path), "out.zarr", ".partial") == [temp]  # dead: now stale
+    assert hidden(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs_on_the_workflow_output(assembled):
+    workdir, _ = assembled
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Use the maps in Python"):]
+    example = section[section.index("```python\n") + len("```python\n"):]
+    example = example[:example.index("```")]
+    path = str(workdir / "results" / "clip" / "saliency.zarr")
+    namespace = {}
+    exec(example.replace("results/sample/saliency.zarr", path), namespace)  # noqa: S102 - the README's own code
+    assert namespace["frame"].dims == ("y", "x") and int(namespace["frame"]["frame"]) == FRAMES - 1
+    assert abs(namespace["density"].sum() - 1) < 1e-4

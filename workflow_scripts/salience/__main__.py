@@ -173,6 +173,9 @@ def cmd_assemble(args) -> None:
         record = json.loads(Path(args.weights_record).read_text())
         attrs["weights_sha256"] = record["weights_sha256"]
         attrs["weights_files"] = record["files"]
+    if args.chunks_dir:
+        for path in store.remove_unplanned_chunks(args.chunks_dir, args.chunks):
+            log.info("removed %s (not in the chunk plan, or left by a killed job)", path)
     store.assemble(args.chunks, args.output, frame_count=info["frame_count"], attrs=attrs,
                    dtype=args.store_dtype, timestamps=timestamps)
 
@@ -264,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--weights-record", help="JSON written by the download step")
     p.add_argument("--attrs", help="JSON object of extra attributes (the config that shaped the result)")
+    p.add_argument("--chunks-dir", help="remove chunk stores here that are not among CHUNK... (a changed plan)")
     store_dtype_option(p)
     p.set_defaults(func=cmd_assemble)
 

@@ -1,29 +1,133 @@
-"""Outputs that appear whole or not at all.
+"""Outputs that appear whole or not at all, and no temporaries left behind.
 
 Every file and directory the workflow writes is filled under a hidden
-temporary name beside its target and renamed into place when complete, so a
-killed job never leaves an output that looks finished (a rename within one
-directory is atomic).
+temporary name beside its target, ``.<name>.<8 hex digits><suffix>``, and
+renamed into place when complete, so a killed job never leaves an output that
+looks finished (a rename within one directory is atomic).
+
+A hard kill (SIGKILL, a node lost) still leaves the temporary behind. So
+whoever claims a temporary name for an output first removes the stale
+temporaries of that same output, and only those no live process is writing:
+each writer holds an exclusive ``flock`` on its temporary (file or
+directory) while it lives, and the kernel drops the lock when the process
+dies, however it dies. A temporary that can be locked is stale; one that
+cannot is live and stays. On a file system without ``flock`` nothing is
+removed (never a live one).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import re
 import secrets
 import shutil
 
+# temporary path -> open descriptor holding its lock (closed when published or discarded)
+_HELD: dict[str, int] = {}
 
-def unused_sibling(directory: str, name: str, suffix: str) -> str:
-    """A free hidden name ``.<name>.<random><suffix>`` in ``directory``.
+
+def unused_sibling(directory: str, name: str, suffix: str, *, make_dir: bool = False) -> str:
+    """Claim a free hidden name ``.<name>.<random><suffix>`` in ``directory``.
+
+    The path is created (an empty file, or a directory with ``make_dir``) and
+    locked by this process until ``release`` or its end; stale temporaries of
+    the same ``name`` and ``suffix`` are removed first (``remove_stale``).
 
     Not ``tempfile.mkstemp``/``mkdtemp``: those create mode 0600/0700, and the
     renamed outputs must get the usual permissions (umask), as ffmpeg and
     ``os.mkdir`` give them.
     """
+    remove_stale(directory, name, suffix)
     while True:
         candidate = os.path.join(directory, f".{name}.{secrets.token_hex(4)}{suffix}")
-        if not os.path.lexists(candidate):
+        if _claim(candidate, make_dir):
             return candidate
+
+
+def _claim(path: str, make_dir: bool) -> bool:
+    try:
+        if make_dir:
+            os.mkdir(path)
+        else:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        descriptor = os.open(path, os.O_RDONLY)
+    except (FileExistsError, FileNotFoundError):
+        return False
+    try:
+        # Blocking: a cleaner that locked it between creation and here is
+        # removing it; then the inode check below fails and we try another name.
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+    except OSError as error:
+        if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            os.close(descriptor)
+            raise
+        # No locks here: cleaners cannot lock it either, so they leave it alone.
+    try:
+        same = os.stat(path).st_ino == os.fstat(descriptor).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:
+        os.close(descriptor)
+        return False
+    _HELD[path] = descriptor
+    return True
+
+
+def release(path: str) -> None:
+    """Drop the lock on a temporary (after it was renamed into place or deleted)."""
+    descriptor = _HELD.pop(path, None)
+    if descriptor is not None:
+        os.close(descriptor)
+
+
+def _temporary_pattern(name: str, suffix: str) -> re.Pattern:
+    return re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{8}}{re.escape(suffix)}(\.old)?")
+
+
+def remove_stale(directory: str, name: str, suffix: str) -> list[str]:
+    """Remove the temporaries of output ``name`` that no live process holds; their paths."""
+    pattern = _temporary_pattern(name, suffix)
+    try:
+        entries = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return [path for path in (os.path.join(directory, e) for e in entries if pattern.fullmatch(e))
+            if path not in _HELD and _remove_if_unlocked(path)]
+
+
+def remove_stale_temporaries(directory: str) -> list[str]:
+    """Remove every stale temporary (``.<name>.<random>.partial...``) in ``directory``."""
+    pattern = re.compile(r"\..+\.[0-9a-f]{8}\.partial.*")
+    try:
+        entries = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return [path for path in (os.path.join(directory, e) for e in entries if pattern.fullmatch(e))
+            if path not in _HELD and _remove_if_unlocked(path)]
+
+
+def _remove_if_unlocked(path: str) -> bool:
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # held by a live writer, or no locks on this file system: leave it
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        return True
+    finally:
+        os.close(descriptor)
 
 
 def write_text(path, text: str) -> None:
@@ -39,21 +143,23 @@ def write_text(path, text: str) -> None:
         if os.path.lexists(temp):
             os.unlink(temp)
         raise
+    finally:
+        release(temp)
 
 
 class StagedDir:
     """A directory filled under a hidden temporary name, renamed into place when complete.
 
-    A killed job leaves at most ``.<name>.<random>.partial`` beside it, never a
-    half-filled ``<name>``. An existing ``<name>`` is replaced only at commit.
+    A killed job leaves at most ``.<name>.<random>.partial`` beside it (removed
+    by the next writer of ``<name>``), never a half-filled ``<name>``. An
+    existing ``<name>`` is replaced only at commit.
     """
 
     def __init__(self, path):
         self.path = os.fspath(path)
         parent, name = os.path.split(os.path.abspath(self.path))
         os.makedirs(parent, exist_ok=True)
-        self.temp = unused_sibling(parent, name, ".partial")
-        os.mkdir(self.temp)
+        self.temp = unused_sibling(parent, name, ".partial", make_dir=True)
 
     def file(self, name: str) -> str:
         return os.path.join(self.temp, name)
@@ -62,13 +168,16 @@ class StagedDir:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is not None:
-            shutil.rmtree(self.temp, ignore_errors=True)
-            return
-        old = None
-        if os.path.lexists(self.path):
-            old = self.temp + ".old"
-            os.rename(self.path, old)  # a rename cannot replace a non-empty directory
-        os.replace(self.temp, self.path)
-        if old is not None:
-            shutil.rmtree(old) if os.path.isdir(old) else os.unlink(old)
+        try:
+            if exc_type is not None:
+                shutil.rmtree(self.temp, ignore_errors=True)
+                return
+            old = None
+            if os.path.lexists(self.path):
+                old = self.temp + ".old"
+                os.rename(self.path, old)  # a rename cannot replace a non-empty directory
+            os.replace(self.temp, self.path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True) if os.path.isdir(old) else os.unlink(old)
+        finally:
+            release(self.temp)

@@ -34,9 +34,11 @@ Storage (``STORE_DTYPES``; figures: benchmarks/bench_store.py):
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
+import shutil
 import warnings
 from collections import deque
 from collections.abc import Iterable
@@ -47,7 +49,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
-from .atomic import StagedDir
+from .atomic import StagedDir, remove_stale_temporaries
 from .errors import ConfigError, SalienceError
 
 ARRAY = "log_density"
@@ -393,6 +395,19 @@ def assemble(
             zarr.consolidate_metadata(staged.temp)
 
 
+def remove_unplanned_chunks(chunks_dir: str | Path, planned: Iterable[str | Path]) -> list[str]:
+    """Remove chunk stores in ``chunks_dir`` that are not ``planned`` (a changed chunk plan),
+    and stale temporaries of killed jobs there; the paths removed."""
+    chunks_dir = Path(chunks_dir)
+    keep = {Path(p).resolve() for p in planned}
+    removed = remove_stale_temporaries(str(chunks_dir))
+    for entry in sorted(chunks_dir.glob("*.zarr")) if chunks_dir.is_dir() else []:
+        if entry.resolve() not in keep and (entry / "zarr.json").is_file():
+            shutil.rmtree(entry)
+            removed.append(str(entry))
+    return removed
+
+
 def _layout(array: zarr.Array) -> dict:
     """An array's metadata except its length: what chunk stores must share."""
     document = array.metadata.to_dict()
@@ -416,7 +431,14 @@ def _link_shards(source: Path, target: Path, offset: int) -> None:
                 relative = os.path.relpath(os.path.join(rest, file), root / name)
                 destination = target / "c" / str(int(name) + offset) / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                os.link(os.path.join(rest, file), destination)
+                try:
+                    os.link(os.path.join(rest, file), destination)
+                except OSError as error:
+                    if error.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
+                        raise
+                    # A file system without hard links: a plain copy of the
+                    # compressed bytes (still nothing decoded or compressed again).
+                    shutil.copyfile(os.path.join(rest, file), destination)
 
 
 def _times(frame_count: int, attrs: dict, timestamps, output) -> np.ndarray:
