@@ -198,3 +198,16 @@ def test_auc_blocks_do_not_change_the_result(monkeypatch):
     assert auc(positives, negatives) == whole
     expected = np.mean([(p > negatives).mean() + 0.5 * (p == negatives).mean() for p in positives])
     assert whole == pytest.approx(expected, abs=1e-12)
+
+
+def test_csv_outputs_appear_whole_or_not_at_all(tmp_path):
+    from salience.evaluate import AtomicCSV
+
+    with pytest.raises(RuntimeError):
+        with AtomicCSV(tmp_path / "m.csv", ["a"]) as table:
+            table.row([1.5])
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with AtomicCSV(tmp_path / "m.csv", ["a", "b"]) as table:
+        table.row([0.1, math.nan])
+    assert (tmp_path / "m.csv").read_text() == "a,b\n0.1,nan\n" and len(list(tmp_path.iterdir())) == 1

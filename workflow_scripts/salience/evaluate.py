@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import zarr
 
-from .atomic import unused_sibling
+from .atomic import release, unused_sibling
 from .errors import SalienceError
 from .gaze import load_gaze, sigma_pixels, timeline_of_store
 from .metrics import COLUMNS, METRICS, VideoEvaluator
@@ -105,11 +105,14 @@ class AtomicCSV:
         return self
 
     def __exit__(self, exc_type, exc, traceback):
-        self.handle.close()
-        if exc_type is None:
-            os.replace(self.temp, self.path)
-        else:
-            os.unlink(self.temp)
+        try:
+            self.handle.close()
+            if exc_type is None:
+                os.replace(self.temp, self.path)
+            else:
+                os.unlink(self.temp)
+        finally:
+            release(self.temp)  # the lock that marks the temporary as live
 
 
 def _cell(value) -> str:

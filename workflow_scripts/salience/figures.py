@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import os
 
-from .atomic import unused_sibling
+from .atomic import release, unused_sibling
 
 
 def _pyplot():
@@ -33,6 +33,8 @@ def save_figure(figure, output) -> None:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+    finally:
+        release(temp)
 
 
 def plot_aoi(aoi_csv, output, *, title: str = "") -> None:
