@@ -210,4 +210,4 @@ def test_csv_outputs_appear_whole_or_not_at_all(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with AtomicCSV(tmp_path / "m.csv", ["a", "b"]) as table:
         table.row([0.1, math.nan])
-    assert (tmp_path / "m.csv").read_text() == "a,b\n0.1,nan\n" and len(list(tmp_path.iterdir())) == 1
+    assert (tmp_path / "m.csv").read_bytes() == b"a,b\n0.1,nan\n" and len(list(tmp_path.iterdir())) == 1

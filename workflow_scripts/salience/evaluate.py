@@ -95,7 +95,7 @@ class AtomicCSV:
         os.makedirs(parent, exist_ok=True)
         self.temp = unused_sibling(parent, name, ".partial")
         self.handle = open(self.temp, "w", newline="")
-        self.writer = csv.writer(self.handle)
+        self.writer = csv.writer(self.handle, lineterminator="\n")
         self.writer.writerow(header)
 
     def row(self, values) -> None:
