@@ -73,18 +73,21 @@ def pysaliency():
     return pytest.importorskip("pysaliency")
 
 
-@pytest.mark.parametrize("seed, spread, sigma", [(0, 2.0, 2.5), (1, 0.01, 1.2), (2, 4.0, 0.3)])
-def test_metrics_equal_pysaliency(pysaliency, seed, spread, sigma):
+@pytest.mark.parametrize("seed, spread, sigma, height, width, others", [
+    (0, 2.0, 2.5, 30, 40, 25), (1, 0.01, 1.2, 30, 40, 25), (2, 4.0, 0.3, 30, 40, 25),
+    (3, 1.0, 6.0, 300, 500, 5000),  # several comparison blocks, a large shuffled set
+])
+def test_metrics_equal_pysaliency(pysaliency, seed, spread, sigma, height, width, others):
     from pysaliency import metrics as pm
     from pysaliency import roc
 
     rng = np.random.default_rng(seed)
-    height, width = 30, 40
     log_p = random_maps(rng, 1, height, width, spread)[0]
-    log_b = normalized(-((np.arange(height)[:, None] - 15.0) ** 2 + (np.arange(width) - 20.0) ** 2) / 300)
+    log_b = normalized(-((np.arange(height)[:, None] - height / 2) ** 2 + (np.arange(width) - width / 2) ** 2)
+                       / (height * width / 4))
     x, y = rng.integers(0, width, 12), rng.integers(0, height, 12)
     x[1], y[1] = x[0], y[0]  # two points on one pixel
-    x_other, y_other = rng.integers(0, width, 25), rng.integers(0, height, 25)
+    x_other, y_other = rng.integers(0, width, others), rng.integers(0, height, others)
     gaze = on_frames([(0, list(zip(x, y))), (4, list(zip(x_other, y_other)))])
     m = VideoEvaluator(gaze, log_b, sigma).frame(0, log_p)
 
