@@ -4,6 +4,8 @@
 #   download_weights ────┼─ predict_chunk (one GPU job per chunk) ─ assemble_zarr
 #                        │        ─ render_videos (heatmap.mp4, overlay.mp4)
 #                        │        ─ export_frames (optional PNG / .npy per frame)
+#                        │        ─ evaluate.smk: with gaze/AOI CSVs, metrics, AOIs over
+#                        │          time, human heatmaps; figures of `snakemake --report`
 #
 # Thin rules: each calls one step of `python -m salience` (workflow_scripts/salience).
 
