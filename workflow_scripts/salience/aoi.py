@@ -78,7 +78,7 @@ def read_aoi_csv(path) -> list[AOI]:
     for name, rows in rows_of.items():
         timed = ~np.isnan(times[rows])
         if len(rows) > 1 and not timed.all():
-            row = rows[int(np.flatnonzero(~timed)[0])] if not timed.all() else rows[1]
+            row = rows[int(np.flatnonzero(~timed)[0])]
             raise TableError(f"{table.where(row, 'time')}: AOI {name!r} has {len(rows)} rows; a moving AOI "
                              "needs a time on every row, a fixed one has a single row")
         for column, values in (("start", starts), ("end", ends)):
