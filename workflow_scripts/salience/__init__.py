@@ -9,6 +9,10 @@ Modules, one per step of the workflow:
 - ``salience.store``    the zarr store of per-frame log-densities
 - ``salience.render``   heatmap and overlay videos
 - ``salience.dataset``  ``salience.open(path)``: a store as a labelled xarray Dataset
+- eye-tracking data: ``gaze`` (CSV to frames, empirical density), ``metrics``,
+  ``evaluate`` (metrics.csv, summary), ``aoi``, ``concentration``,
+  ``human_video``, ``snapshots``, ``figures``, ``tables`` (strict CSV reading),
+  ``eyetracking_files`` (config), ``cli_evaluation`` (their commands)
 """
 
 import os as _os

@@ -11,6 +11,7 @@
     python -m salience join SEGMENT... --probe probe.json --output heatmap.mp4
     python -m salience join-dirs PART... --output heatmap_png
     python -m salience density-peak STORE... --output peak.json
+    python -m salience {evaluate,summarize,aoi,concentration,human,snapshots} ...  (eye-tracking data)
 
 The Snakemake rules call these; ``python -m salience STEP --help`` lists the
 options. Bad input ends with one line naming the problem (exit code 2).
@@ -388,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stores", nargs="+")
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_density_peak)
+    from .cli_evaluation import add_evaluation_steps
+
+    add_evaluation_steps(steps)
     return parser
 
 
