@@ -92,7 +92,7 @@ rule concentration:
 rule render_human:
     input:
         store="results/{video}/saliency.zarr",
-        video=video_path,
+        probe="results/{video}/probe.json",
         gaze=gaze_of,
     output:
         heatmap="results/{video}/human_heatmap.mp4",
@@ -110,7 +110,7 @@ rule render_human:
         crf=config["render"]["crf"],
         audio="" if config["render"]["audio"] else "--no-audio",
     shell:
-        "python -m salience human {input.store:q} {input.video:q} --gaze {input.gaze:q} "
+        "python -m salience human {input.store:q} --probe {input.probe:q} --gaze {input.gaze:q} "
         "--heatmap {output.heatmap:q} --pair {output.pair:q} {params.blur} "
         "--colormap {params.colormap:q} --normalization {params.normalization} "
         "--opacity {params.opacity} --crf {params.crf} {params.audio} > {log:q} 2>&1"
@@ -120,7 +120,7 @@ rule snapshots:
     input:
         unpack(snapshot_inputs),
         store="results/{video}/saliency.zarr",
-        video=video_path,
+        probe="results/{video}/probe.json",
     output:
         report(
             directory("results/{video}/snapshots"),
@@ -142,6 +142,6 @@ rule snapshots:
         colormap=config["render"]["colormap"],
         opacity=config["render"]["opacity"],
     shell:
-        "python -m salience snapshots {input.store:q} {input.video:q} {params.gaze} "
+        "python -m salience snapshots {input.store:q} --probe {input.probe:q} {params.gaze} "
         "--output-dir {output:q} --colormap {params.colormap:q} "
         "--opacity {params.opacity} > {log:q} 2>&1"

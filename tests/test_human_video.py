@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from stores import make_store, normalized
-from videos import decode_all, make_video, stream_info
+from videos import decode_all, frame_times, make_video, stream_info
 
 from salience.human_video import render_human_videos
+from salience.video import probe
 
 
 def test_human_heatmap_is_bright_where_people_looked(tmp_path):
@@ -18,7 +19,7 @@ def test_human_heatmap_is_bright_where_people_looked(tmp_path):
     gaze = tmp_path / "gaze.csv"
     gaze.write_text("time,x,y\n0.2,40.5,10.5\n0.25,41,10\n")  # both on frame 2
     heatmap, pair = tmp_path / "human_heatmap.mp4", tmp_path / "model_vs_human.mp4"
-    render_human_videos(store, tmp_path / "clip.mp4", gaze, human_heatmap=heatmap, model_vs_human=pair,
+    render_human_videos(store, probe(tmp_path / "clip.mp4"), gaze, human_heatmap=heatmap, model_vs_human=pair,
                         pixels_per_degree=6.0)
     human = decode_all(heatmap)
     assert len(human) == frames and human[0].shape == (height, width, 3)
@@ -31,8 +32,12 @@ def test_human_heatmap_is_bright_where_people_looked(tmp_path):
     left, right = sides[2][:, :width].astype(int), sides[2][:, width:].astype(int)
     diff = np.abs(left - right).sum(axis=2)
     assert diff[30, 16] > 60 and diff[10, 40] > 60  # model's spot on the left, people's on the right
+    source_times = np.array(frame_times(tmp_path / "clip.mp4"))
     for path in (heatmap, pair):
         assert "Audio: aac" in stream_info(path)
+        # the source's timing (its timeline shifted to start at 0 with the audio)
+        times = np.array(frame_times(path))
+        np.testing.assert_allclose(np.diff(times), np.diff(source_times), atol=1e-3)
 
 
 def test_snapshots_spread_over_the_video(tmp_path):
@@ -46,7 +51,7 @@ def test_snapshots_spread_over_the_video(tmp_path):
     store = make_store(tmp_path / "saliency.zarr", maps, fps=10)
     gaze = tmp_path / "gaze.csv"
     gaze.write_text("frame,x,y\n4,3,3\n")
-    write_snapshots(store, tmp_path / "clip.mp4", tmp_path / "snaps", gaze_path=gaze, pixels_per_degree=3)
+    write_snapshots(store, probe(tmp_path / "clip.mp4"), tmp_path / "snaps", gaze_path=gaze, pixels_per_degree=3)
     names = sorted(p.name for p in (tmp_path / "snaps").iterdir())
     assert names == ["frame_000000.png", "frame_000003.png", "frame_000005.png", "frame_000008.png"]
     assert cv2.imread(str(tmp_path / "snaps" / names[1])).shape == (24, 64, 3)  # model | human

@@ -4,8 +4,8 @@
     python -m salience summarize VIDEO=metrics.csv ... --output metrics_summary.csv
     python -m salience aoi STORE --aoi CSV --output aoi.csv [--plot aoi.svg] [--gaze CSV]
     python -m salience concentration STORE --output concentration.csv [--plot concentration.svg]
-    python -m salience human STORE VIDEO --gaze CSV --heatmap human_heatmap.mp4 --pair model_vs_human.mp4
-    python -m salience snapshots STORE VIDEO --output-dir DIR [--gaze CSV]
+    python -m salience human STORE --probe probe.json --gaze CSV --heatmap human_heatmap.mp4 --pair model_vs_human.mp4
+    python -m salience snapshots STORE --probe probe.json --output-dir DIR [--gaze CSV]
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def cmd_concentration(args) -> None:
 
 def cmd_human(args) -> None:
     from .human_video import render_human_videos
+    from .video import load_probe
 
-    render_human_videos(args.store, args.video, args.gaze, human_heatmap=args.heatmap,
+    render_human_videos(args.store, load_probe(args.probe), args.gaze, human_heatmap=args.heatmap,
                         model_vs_human=args.pair, pixels_per_degree=args.pixels_per_degree,
                         fwhm_degrees=args.fwhm_degrees, cmap=args.colormap,
                         normalization=args.normalization, opacity=args.opacity, audio=args.audio,
@@ -64,10 +65,11 @@ def cmd_human(args) -> None:
 
 def cmd_snapshots(args) -> None:
     from .snapshots import write_snapshots
+    from .video import load_probe
 
     if args.gaze and not args.pixels_per_degree:
         raise SalienceError("snapshots: --gaze needs --pixels-per-degree")
-    write_snapshots(args.store, args.video, args.output_dir, count=args.count, gaze_path=args.gaze,
+    write_snapshots(args.store, load_probe(args.probe), args.output_dir, count=args.count, gaze_path=args.gaze,
                     pixels_per_degree=args.pixels_per_degree, fwhm_degrees=args.fwhm_degrees,
                     cmap=args.colormap, opacity=args.opacity)
 
@@ -116,7 +118,7 @@ def add_evaluation_steps(steps) -> None:
 
     p = steps.add_parser("human", help="human_heatmap.mp4 and model_vs_human.mp4")
     p.add_argument("store")
-    p.add_argument("video")
+    p.add_argument("--probe", required=True, help="the source video's probe.json (frames, timing, audio)")
     p.add_argument("--gaze", required=True)
     p.add_argument("--heatmap", required=True)
     p.add_argument("--pair", required=True, help="model (left) vs human (right) overlay video")
@@ -129,7 +131,7 @@ def add_evaluation_steps(steps) -> None:
 
     p = steps.add_parser("snapshots", help="a few overlay frames as PNG (for the report)")
     p.add_argument("store")
-    p.add_argument("video")
+    p.add_argument("--probe", required=True, help="the source video's probe.json (frames are sought by timestamp)")
     p.add_argument("--output-dir", required=True)
     p.add_argument("--count", type=int, default=4)
     p.add_argument("--gaze")

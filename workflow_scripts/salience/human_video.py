@@ -13,6 +13,7 @@ public helpers of ``render`` (colours, blending, the H.264 writer).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from contextlib import ExitStack
 
@@ -21,8 +22,9 @@ import numpy as np
 from .errors import VideoError
 from .evaluate import open_store, read_frames_ahead
 from .gaze import EmpiricalDensity, load_gaze, sigma_pixels, timeline_of_store
-from .render import H264Writer, blend, colorize, global_density_max
-from .video import probe, read_frames
+from .encode import H264Writer
+from .render import blend, colorize, global_density_max
+from .video import VideoInfo, read_frames
 
 
 def _log(density: np.ndarray) -> np.ndarray:
@@ -30,19 +32,22 @@ def _log(density: np.ndarray) -> np.ndarray:
         return np.log(density)  # -inf where no gaze reaches: the lowest colour
 
 
-def render_human_videos(store_path, source_video, gaze_path, *, human_heatmap, model_vs_human,
+def render_human_videos(store_path, info: VideoInfo, gaze_path, *, human_heatmap, model_vs_human,
                         pixels_per_degree: float, fwhm_degrees: float = 1.0, cmap: str = "inferno",
                         normalization: str = "frame", opacity: float = 0.5, audio: bool = True,
                         crf: int = 18) -> None:
-    """Write both videos for one store, its source video and its gaze CSV."""
+    """Write both videos for one store, its source video's probe and its gaze CSV.
+
+    Both videos follow the source's timing (``encode.H264Writer``): every
+    frame at its source timestamp, the audio in sync.
+    """
     group = open_store(store_path)
     array = group["log_density"]
     frame_count, height, width = array.shape
     gaze = load_gaze(gaze_path, timeline_of_store(group, store_path), width, height)
     density = EmpiricalDensity(height, width, sigma_pixels(pixels_per_degree, fwhm_degrees))
-    info = probe(source_video, verify=False)
     if (info.width, info.height) != (width, height):
-        raise VideoError(f"{os.fspath(store_path)} holds {width}x{height} maps but {source_video} is "
+        raise VideoError(f"{os.fspath(store_path)} holds {width}x{height} maps but {info.path} is "
                          f"{info.width}x{info.height}: the store was not made from this video")
     model_vmax = global_density_max(array) if normalization == "global" else None
     human_vmax = None
@@ -50,15 +55,14 @@ def render_human_videos(store_path, source_video, gaze_path, *, human_heatmap, m
         human_vmax = max((float(density.support(*gaze.points(k))[1].max()) for k in range(len(gaze.frames))),
                          default=1.0)
     k_of = {int(f): k for k, f in enumerate(gaze.frames)}
-    audio_from = os.fspath(source_video) if audio and info.has_audio else None
     with ExitStack() as outputs:
         human_writer = outputs.enter_context(
-            H264Writer(human_heatmap, info.fps, width, height, audio_from=audio_from, crf=crf))
+            H264Writer(human_heatmap, info, audio=audio, crf=crf))
         pair_writer = outputs.enter_context(
-            H264Writer(model_vs_human, info.fps, 2 * width, height, audio_from=audio_from, crf=crf))
+            H264Writer(model_vs_human, dataclasses.replace(info, width=2 * width), audio=audio, crf=crf))
         frames = 0
         maps = read_frames_ahead(array, range(frame_count))
-        for index, (frame, log_density) in enumerate(zip(read_frames(source_video, 0, None), maps)):
+        for index, (frame, log_density) in enumerate(zip(read_frames(info, 0, None), maps)):
             human = density.image(*gaze.points(k_of[index])) if index in k_of else np.zeros((height, width))
             human_heat = colorize(_log(human), cmap=cmap, vmax=human_vmax)
             model_heat = colorize(log_density, cmap=cmap, vmax=model_vmax)
@@ -67,7 +71,7 @@ def render_human_videos(store_path, source_video, gaze_path, *, human_heatmap, m
                                              axis=1))
             frames += 1
         if frames != frame_count:
-            raise VideoError(f"{os.fspath(store_path)} holds {frame_count} frames but {source_video} has "
+            raise VideoError(f"{os.fspath(store_path)} holds {frame_count} frames but {info.path} has "
                              f"{frames}: the store was not made from this video. Re-run the prediction.")
         human_writer.finish()
         pair_writer.finish()

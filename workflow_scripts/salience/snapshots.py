@@ -14,7 +14,7 @@ from .atomic import StagedDir
 from .evaluate import open_store
 from .gaze import EmpiricalDensity, load_gaze, sigma_pixels, timeline_of_store
 from .render import blend, colorize
-from .video import read_frames
+from .video import VideoInfo, read_frames
 
 
 def snapshot_frames(frame_count: int, count: int) -> list[int]:
@@ -22,7 +22,7 @@ def snapshot_frames(frame_count: int, count: int) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, frame_count - 1, num=min(count, frame_count))})
 
 
-def write_snapshots(store_path, source_video, output_dir, *, count: int = 4, gaze_path=None,
+def write_snapshots(store_path, info: VideoInfo, output_dir, *, count: int = 4, gaze_path=None,
                     pixels_per_degree: float | None = None, fwhm_degrees: float = 1.0,
                     cmap: str = "inferno", opacity: float = 0.5) -> None:
     """Write ``frame_<index>.png`` for ``count`` frames into ``output_dir`` (published whole)."""
@@ -39,7 +39,7 @@ def write_snapshots(store_path, source_video, output_dir, *, count: int = 4, gaz
     digits = max(6, len(str(frame_count)))
     with StagedDir(output_dir) as staged:
         for index in wanted:
-            frame = next(read_frames(source_video, index, index + 1))  # seeks: no full decode
+            frame = next(read_frames(info, index, index + 1))  # seeks by timestamp: no full decode
             picture = blend(frame, colorize(np.asarray(array[index], np.float32), cmap=cmap), opacity)
             if gaze is not None:
                 human = density.image(*gaze.points(k_of[index])) if index in k_of else np.zeros((height, width))
