@@ -17,9 +17,15 @@ import salience  # noqa: E402
 salience.export_to_subprocesses()
 from salience.errors import SalienceError  # noqa: E402
 from salience import plan  # noqa: E402
-from salience.models import TEMPORAL_WINDOW  # noqa: E402
+from salience.config_checks import check_files  # noqa: E402
+from salience.models import MODEL_OPTIONS, describe  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
+MODEL = describe(config["model"])  # every fact about the model comes from its description
+try:
+    check_files(config)  # files named in the config: before any job, even if results exist
+except SalienceError as error:
+    raise WorkflowError(str(error)) from None
 
 
 def _plan_videos():
@@ -32,7 +38,7 @@ def _plan_videos():
             # probe_video verifies by decoding before any GPU job starts
             info = plan.probe_cached(path, ".snakemake/salience-probe-cache")
             chunks = plan.plan_chunks(info.frame_count, config["chunk_frames"],
-                                      TEMPORAL_WINDOW[config["model"]])
+                                      MODEL.temporal_window)
             table[vid] = (path, info, chunks)
         return table
     except SalienceError as error:
@@ -90,33 +96,34 @@ def final_outputs():
 
 
 # The config values that shape the predicted maps: changing any of them
-# reruns prediction (they are params of predict_chunk); others do not. Keys
-# that do not apply to the chosen model are left out, so that editing them
-# reruns nothing.
-_APPLIES_TO = {
-    "head": {"deepgaze_mr"},
-    "scale": {"deepgaze_iie", "deepgaze_iii"},
-    "fixation_history": {"deepgaze_iii"},
-}
+# reruns prediction (they are params of predict_chunk); others do not. Options
+# that do not apply to the chosen model (its description says which) are left
+# out, so that editing them reruns nothing.
 RESULT_CONFIG = {
     key: config[key]
     for key in ("model", "weights", "center_bias", "head", "precision", "chunk_frames",
                 "scale", "fixation_history", "store_dtype")
-    if config["model"] in _APPLIES_TO.get(key, {config["model"]})
+    if key not in MODEL_OPTIONS or MODEL.applies(key)
 }
-_NOT_APPLICABLE = {"head": "partial", "scale": 1.0, "fixation_history": "center"}
 
 
 def result_config(key):
     """A result-shaping config value, or its neutral default where it does not apply."""
-    return RESULT_CONFIG.get(key, _NOT_APPLICABLE.get(key))
+    return RESULT_CONFIG.get(key, MODEL_OPTIONS.get(key))
+
+
+def model_files(wildcards):
+    """Local files the weights record covers: inputs of download_weights, so edits rerun."""
+    files = {}
+    if config["weights"] not in ("official", "untrained"):
+        files["checkpoint"] = config["weights"]
+    if config["center_bias"] not in ("default", "uniform"):
+        files["center_bias"] = config["center_bias"]
+    return files
 
 
 def optional_files(wildcards):
-    """Files named in the config (center bias, gaze CSV): inputs, so edits rerun."""
-    files = {}
-    if config["center_bias"] not in ("default", "uniform"):
-        files["center_bias"] = config["center_bias"]
-    if config["model"] == "deepgaze_iii" and config["fixation_history"] != "center":
-        files["fixation_history"] = config["fixation_history"]
-    return files
+    """A gaze CSV named in the config: an input of predict_chunk, so edits rerun."""
+    if MODEL.applies("fixation_history") and config["fixation_history"] != "center":
+        return {"fixation_history": config["fixation_history"]}
+    return {}
