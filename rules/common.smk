@@ -21,9 +21,11 @@ from salience.config_checks import check_files  # noqa: E402
 from salience.models import MODEL_OPTIONS, describe  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
-MODEL = describe(config["model"])  # every fact about the model comes from its description
+# Every fact about the model comes from its description (salience.models).
+MODEL = describe(config["model"])
+# Files named in the config are checked before any job, even if results exist.
 try:
-    check_files(config)  # files named in the config: before any job, even if results exist
+    check_files(config)
 except SalienceError as error:
     raise WorkflowError(str(error)) from None
 
@@ -37,8 +39,9 @@ def _plan_videos():
             # container header (decoded only where it cannot be trusted);
             # probe_video verifies by decoding before any GPU job starts
             info = plan.probe_cached(path, ".snakemake/salience-probe-cache")
-            chunks = plan.plan_chunks(info.frame_count, config["chunk_frames"],
-                                      MODEL.temporal_window)
+            chunks = plan.plan_chunks(
+                info.frame_count, config["chunk_frames"], MODEL.temporal_window
+            )
             table[vid] = (path, info, chunks)
         return table
     except SalienceError as error:
@@ -101,8 +104,17 @@ def final_outputs():
 # out, so that editing them reruns nothing.
 RESULT_CONFIG = {
     key: config[key]
-    for key in ("model", "weights", "center_bias", "head", "precision", "chunk_frames",
-                "scale", "fixation_history", "store_dtype")
+    for key in (
+        "model",
+        "weights",
+        "center_bias",
+        "head",
+        "precision",
+        "chunk_frames",
+        "scale",
+        "fixation_history",
+        "store_dtype",
+    )
     if key not in MODEL_OPTIONS or MODEL.applies(key)
 }
 
