@@ -189,3 +189,13 @@ def test_zero_pixels_get_the_documented_floor():
     assert torch.logsumexp(log_cb.flatten(), 0).item() == pytest.approx(0, abs=1e-6)
     # the zero pixel: one millionth of the uniform density (before renormalizing)
     assert log_cb[0, 0].item() == pytest.approx(np.log(ZERO_PIXEL_FLOOR / 16), abs=1e-5)
+
+
+def test_prediction_interface_is_a_protocol():
+    from salience.models.interface import PerFrameModel, WindowModel, model_kind
+
+    mr = build_model("deepgaze_mr")
+    assert model_kind(mr) is WindowModel and mr.window_length == describe("deepgaze_mr").temporal_window
+    assert model_kind(build_model("deepgaze_iii")) is PerFrameModel
+    with pytest.raises(TypeError, match="neither a window model"):
+        model_kind(torch.nn.Linear(2, 2))
