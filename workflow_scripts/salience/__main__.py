@@ -2,7 +2,7 @@
 
     python -m salience probe VIDEO --output probe.json
     python -m salience download --model deepgaze_mr --weights official --output weights.json
-    python -m salience predict VIDEO --output saliency.zarr [--start S --stop T]
+    python -m salience predict VIDEO --weights-record weights.json --output saliency.zarr [--start S --stop T]
     python -m salience assemble CHUNK... --probe probe.json --output saliency.zarr
     python -m salience render STORE VIDEO --heatmap heatmap.mp4 --overlay overlay.mp4
     python -m salience export STORE [--png-dir DIR] [--npy-dir DIR]
