@@ -99,7 +99,8 @@ def final_outputs():
 
 
 # The config values that shape the predicted maps: changing any of them
-# reruns prediction (they are params of predict_chunk); others do not. Options
+# reruns prediction (params of predict_chunk, or of download_weights, whose
+# record predict_chunk reads); others do not. Options
 # that do not apply to the chosen model (its description says which) are left
 # out, so that editing them reruns nothing.
 RESULT_CONFIG = {
