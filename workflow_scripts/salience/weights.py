@@ -243,7 +243,10 @@ def resolve(model: str, weights: str, center_bias: str, *, progress: bool = True
         files["checkpoint"] = _entry(path, "local", description.checkpoint.format)
     if center_bias == "default" and weights != "untrained":
         official = description.center_bias
-        path = fetch(official, config_key="center_bias", progress=progress)
+        try:
+            path = fetch(official, config_key="center_bias", progress=progress)
+        except WeightsError as error:
+            raise WeightsError(f"center_bias 'default' of {model} is {official.filename}: {error}") from None
         files["center_bias"] = _entry(path, official.url, official.format)
     elif center_bias not in ("default", "uniform"):
         path = check_center_bias_file(center_bias)
