@@ -19,9 +19,17 @@ import salience  # noqa: E402
 salience.export_to_subprocesses()
 from salience.errors import SalienceError  # noqa: E402
 from salience import plan, store, video  # noqa: E402
-from salience.models import TEMPORAL_WINDOW  # noqa: E402
+from salience.config_checks import check_files  # noqa: E402
+from salience.models import MODEL_OPTIONS, describe  # noqa: E402
 
 validate(config, schema="../schemas/config.schema.yaml")
+# Every fact about the model comes from its description (salience.models).
+MODEL = describe(config["model"])
+# Files named in the config are checked before any job, even if results exist.
+try:
+    check_files(config)
+except SalienceError as error:
+    raise WorkflowError(str(error)) from None
 
 
 def _find_videos():
@@ -56,13 +64,13 @@ def video_info(wildcards):
 
 def chunk_of(wildcards):
     start, stop = plan.parse_chunk_name(wildcards.chunk)
-    return plan.Chunk(start, stop, min(start, TEMPORAL_WINDOW[config["model"]] - 1))
+    return plan.Chunk(start, stop, min(start, MODEL.temporal_window - 1))
 
 
 def chunk_outputs(wildcards):
     """Every chunk of the video, planned from its decoded frame count."""
     chunks = plan.plan_chunks(video_info(wildcards).frame_count, config["chunk_frames"],
-                              TEMPORAL_WINDOW[config["model"]])
+                              MODEL.temporal_window)
     return [f"results/{wildcards.video}/chunks/{chunk.name}.zarr" for chunk in chunks]
 
 
@@ -86,33 +94,44 @@ def final_outputs():
 
 
 # The config values that shape the predicted maps: changing any of them
-# reruns prediction (they are params of predict_chunk); others do not. Keys
-# that do not apply to the chosen model are left out, so that editing them
-# reruns nothing.
-_APPLIES_TO = {
-    "head": {"deepgaze_mr"},
-    "scale": {"deepgaze_iie", "deepgaze_iii"},
-    "fixation_history": {"deepgaze_iii"},
-}
+# reruns prediction (params of predict_chunk, or of download_weights, whose
+# record predict_chunk reads); others do not. Options
+# that do not apply to the chosen model (its description says which) are left
+# out, so that editing them reruns nothing.
 RESULT_CONFIG = {
     key: config[key]
-    for key in ("model", "weights", "center_bias", "head", "precision", "chunk_frames",
-                "scale", "fixation_history", "store_dtype")
-    if config["model"] in _APPLIES_TO.get(key, {config["model"]})
+    for key in (
+        "model",
+        "weights",
+        "center_bias",
+        "head",
+        "precision",
+        "chunk_frames",
+        "scale",
+        "fixation_history",
+        "store_dtype",
+    )
+    if key not in MODEL_OPTIONS or MODEL.applies(key)
 }
-_NOT_APPLICABLE = {"head": "partial", "scale": 1.0, "fixation_history": "center"}
 
 
 def result_config(key):
     """A result-shaping config value, or its neutral default where it does not apply."""
-    return RESULT_CONFIG.get(key, _NOT_APPLICABLE.get(key))
+    return RESULT_CONFIG.get(key, MODEL_OPTIONS.get(key))
+
+
+def model_files(wildcards):
+    """Local files the weights record covers: inputs of download_weights, so edits rerun."""
+    files = {}
+    if config["weights"] not in ("official", "untrained"):
+        files["checkpoint"] = config["weights"]
+    if config["center_bias"] not in ("default", "uniform"):
+        files["center_bias"] = config["center_bias"]
+    return files
 
 
 def optional_files(wildcards):
-    """Files named in the config (center bias, gaze CSV): inputs, so edits rerun."""
-    files = {}
-    if config["center_bias"] not in ("default", "uniform"):
-        files["center_bias"] = config["center_bias"]
-    if config["model"] == "deepgaze_iii" and config["fixation_history"] != "center":
-        files["fixation_history"] = config["fixation_history"]
-    return files
+    """A gaze CSV named in the config: an input of predict_chunk, so edits rerun."""
+    if MODEL.applies("fixation_history") and config["fixation_history"] != "center":
+        return {"fixation_history": config["fixation_history"]}
+    return {}

@@ -31,9 +31,6 @@ rule predict_chunk:
     params:
         start=lambda wc: chunk_of(wc).start,
         stop=lambda wc: chunk_of(wc).stop,
-        model=result_config("model"),
-        weights=result_config("weights"),
-        center_bias=result_config("center_bias"),
         head=result_config("head"),
         precision=result_config("precision"),
         scale=result_config("scale"),
@@ -57,13 +54,12 @@ rule predict_chunk:
         "logs/{video}/predict_chunk/{chunk}.log",
     shell:
         "python -m salience predict {input.video:q} --probe {input.probe:q} --output {output:q} "
-        "--start {params.start} --stop {params.stop} --model {params.model} "
-        "--weights {params.weights:q} --center-bias {params.center_bias:q} "
-        "--head {params.head} --precision {params.precision} "
+        "--start {params.start} --stop {params.stop} "
+        "--weights-record {input.weights:q} --head {params.head} --precision {params.precision} "
         "--scale {params.scale} --fixation-history {params.fixation_history:q} "
         "--store-dtype {params.store_dtype} --shard-frames {params.shard_frames} "
         "--batch-size {resources.batch_size} --device {resources.device} "
-        "--threads {threads} --offline > {log:q} 2>&1"
+        "--threads {threads} > {log:q} 2>&1"
 
 
 rule assemble_zarr:

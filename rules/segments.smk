@@ -25,7 +25,7 @@ def video_segments(wildcards):
     chunks = plan.plan_chunks(
         video_info(wildcards).frame_count,
         config["chunk_frames"],
-        TEMPORAL_WINDOW[config["model"]],
+        MODEL.temporal_window,
     )
     return segments.plan_segments(chunks, RENDER["segment_frames"])
 
@@ -35,7 +35,7 @@ def chunk_of_segment(wildcards):
     chunks = plan.plan_chunks(
         video_info(wildcards).frame_count,
         config["chunk_frames"],
-        TEMPORAL_WINDOW[config["model"]],
+        MODEL.temporal_window,
     )
     chunk = next(c for c in chunks if c.start <= segment.start and segment.stop <= c.stop)
     return f"results/{wildcards.video}/chunks/{chunk.name}.zarr"

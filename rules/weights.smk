@@ -1,5 +1,6 @@
-# Official checkpoints are downloaded on the submit host: cluster compute
-# nodes often have no internet.
+# The weights record: every file the model needs (checkpoint, center bias),
+# official ones downloaded here on the submit host (cluster compute nodes often
+# have no internet), each with its sha256. Prediction reads only this record.
 
 
 localrules:
@@ -7,6 +8,8 @@ localrules:
 
 
 rule download_weights:
+    input:
+        unpack(model_files),
     output:
         "results/weights/{model}.json",
     params:

@@ -33,9 +33,9 @@ import numpy as np
 import pytest
 import torch
 from recipe import fill_with_recipe, manifest
-from salience.errors import WeightsError
+from salience.errors import ConfigError, WeightsError
 from salience.models import build_model
-from salience.models._deepgaze_common import centerbias_mit1003
+from salience.models.center_bias import centerbias_mit1003
 
 TESTS = Path(__file__).parent
 FIXTURES = {"deepgaze_iie": "deepgaze_iie_seed1.npz", "deepgaze_iii": "deepgaze_iii_seed1.npz"}
@@ -212,19 +212,18 @@ def test_missing_checkpoint_file_fails_clearly(tmp_path):
 
 
 @pytest.fixture
-def fake_centerbias_cache(tmp_path, monkeypatch):
-    """A small log-density template in a temporary cache: nothing is downloaded."""
-    monkeypatch.setenv("SALIENCE_CACHE", str(tmp_path))
+def template_file(tmp_path):
+    """A small log-density template in the official format: nothing is downloaded."""
     ys, xs = np.mgrid[0:64, 0:64]
     template = -((ys - 31.5) ** 2 + (xs - 31.5) ** 2) / (2 * 12.0**2)
     template -= np.log(np.exp(template).sum())
     np.save(tmp_path / "centerbias_mit1003.npy", template)
-    return tmp_path
+    return tmp_path / "centerbias_mit1003.npy"
 
 
 @pytest.mark.parametrize("size", [(96, 128), (720, 1280), (37, 5)])
-def test_centerbias_shape_and_normalization(fake_centerbias_cache, size):
-    bias = centerbias_mit1003(*size)
+def test_centerbias_shape_and_normalization(template_file, size):
+    bias = centerbias_mit1003(*size, template_file)
     assert bias.shape == size and bias.dtype == np.float32
     total = np.logaddexp.reduce(bias.astype(np.float64), axis=None)
     assert abs(total) < 1e-5
@@ -233,12 +232,11 @@ def test_centerbias_shape_and_normalization(fake_centerbias_cache, size):
     assert abs(peak[1] - (size[1] - 1) / 2) <= size[1] / 64 + 1
 
 
-def test_centerbias_from_path_and_offline(fake_centerbias_cache, tmp_path_factory, monkeypatch):
-    path = fake_centerbias_cache / "centerbias_mit1003.npy"
+def test_centerbias_from_path_or_array_and_bad_files(template_file, tmp_path):
     np.testing.assert_array_equal(
-        centerbias_mit1003(48, 64, weights=path), centerbias_mit1003(48, 64)
+        centerbias_mit1003(48, 64, template_file), centerbias_mit1003(48, 64, np.load(template_file))
     )
-    empty = tmp_path_factory.mktemp("empty_cache")
-    monkeypatch.setenv("SALIENCE_CACHE", str(empty))
-    with pytest.raises(WeightsError, match="not in the cache"):
-        centerbias_mit1003(48, 64, download=False)
+    text = tmp_path / "text.npy"
+    text.write_text("not an array")
+    with pytest.raises(ConfigError, match="not a readable center bias"):
+        centerbias_mit1003(48, 64, text)

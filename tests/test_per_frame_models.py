@@ -5,10 +5,10 @@ import pytest
 import torch
 from videos import make_video
 
-from salience.__main__ import configure_per_frame_model
+from salience.__main__ import configure_model_options
 from salience.errors import ConfigError
 from salience.models import build_model
-from salience.models._deepgaze_common import FixationHistory
+from salience.models.per_frame import FixationHistory
 from salience.predict import iter_log_density, predict_range
 from salience.video import read_frames
 
@@ -45,11 +45,11 @@ def test_chunks_and_batches_do_not_change_the_maps(iii, clip):
 
 
 def test_scale_predicts_smaller_and_returns_full_size(iii, clip):
-    configure_per_frame_model(iii, 0.75, "center")  # smaller stops DenseNet's pooling
+    configure_model_options(iii, "deepgaze_iii", 0.75, "center")  # smaller stops DenseNet's pooling
     try:
         half = predict(iii, clip, batch_size=2)
     finally:
-        configure_per_frame_model(iii, 1.0, "center")
+        configure_model_options(iii, "deepgaze_iii", 1.0, "center")
     assert half.shape == (FRAMES, 96, 128)
     np.testing.assert_allclose(normalized(half), 0, atol=1e-4)
     assert not np.allclose(half, predict(iii, clip, batch_size=2), atol=1e-3)
@@ -67,11 +67,11 @@ def test_fixation_history_from_a_gaze_file(tmp_path, iii, clip):
     centered = FixationHistory("center")(0, 1, 96, 128, scale=0.5)
     assert centered[0].tolist() == [[32.0] * 4] and centered[1].tolist() == [[24.0] * 4]
 
-    configure_per_frame_model(iii, 1.0, str(gaze))
+    configure_model_options(iii, "deepgaze_iii", 1.0, str(gaze))
     try:
         with_gaze = predict(iii, clip)
     finally:
-        configure_per_frame_model(iii, 1.0, "center")
+        configure_model_options(iii, "deepgaze_iii", 1.0, "center")
     assert np.isfinite(with_gaze).all()
     assert not np.allclose(with_gaze, predict(iii, clip), atol=1e-4)  # the history matters
 
@@ -86,6 +86,6 @@ def test_bad_gaze_files_and_scales_are_refused(tmp_path, iii):
     with pytest.raises(ConfigError, match="line 2"):
         FixationHistory(str(tmp_path / "text.csv"))
     with pytest.raises(ConfigError, match="scale"):
-        configure_per_frame_model(build_model("deepgaze_mr"), 0.5, "center")
+        configure_model_options(build_model("deepgaze_mr"), "deepgaze_mr", 0.5, "center")
     with pytest.raises(ConfigError, match="scale"):
-        configure_per_frame_model(iii, 0.0, "center")
+        configure_model_options(iii, "deepgaze_iii", 0.0, "center")

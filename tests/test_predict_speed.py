@@ -15,8 +15,8 @@ import torch
 from recipe import fill_with_recipe
 
 from salience.models import build_model
+from salience.prefetch import Prefetcher
 from salience.predict import (
-    Prefetcher,
     Tuning,
     _Compute,
     _host_batches,

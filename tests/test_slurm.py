@@ -301,7 +301,7 @@ def test_slurm_run_succeeds(slurm_run):
 
 def test_every_chunk_is_its_own_gpu_job(slurm_run):
     from salience import plan
-    from salience.models import TEMPORAL_WINDOW
+    from salience.models import describe
 
     predict = _jobs_of(slurm_run, "predict_chunk")
     done = [j for j in predict if j["JobState"] == "COMPLETED"]
@@ -311,7 +311,7 @@ def test_every_chunk_is_its_own_gpu_job(slurm_run):
     assert len({j["JobId"] for j in done}) == len(CHUNKS)
 
     # The resources the rule derives for this frame size reach sbatch.
-    chunks = plan.plan_chunks(FRAMES, CHUNK, TEMPORAL_WINDOW["deepgaze_mr"])
+    chunks = plan.plan_chunks(FRAMES, CHUNK, describe("deepgaze_mr").temporal_window)
     mem = plan.chunk_mem_mb(WIDTH, HEIGHT, BATCH)
     for job in predict:
         assert job["Partition"] == GPU_PARTITION, job

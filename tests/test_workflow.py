@@ -158,6 +158,11 @@ def test_reruns_follow_the_config(finished_run, tmp_path):
     jobs = planned_jobs(workdir)
     assert jobs["predict_chunk"] == 5 and jobs["assemble_zarr"] == 1
 
+    np.save(workdir / "cb.npy", np.ones((3, 4)) / 12)
+    write_config(workdir, center_bias="cb.npy")  # in the weights record: prediction reruns
+    jobs = planned_jobs(workdir)
+    assert jobs["download_weights"] == 1 and jobs["predict_chunk"] == 5
+
 
 def test_killed_run_resumes_and_keeps_finished_chunks(finished_run, tmp_path):
     shutil.copy(finished_run / "clip.mp4", tmp_path / "clip.mp4")
@@ -238,6 +243,49 @@ def test_schema_violation_fails_early(tmp_path, override, needle):
     expect_early_failure(tmp_path, needle)
 
 
+def test_missing_center_bias_stops_the_run_even_after_a_completed_one(finished_run, tmp_path):
+    workdir = tmp_path / "typo"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    write_config(workdir, center_bias="centre_bias.npy")
+    expect_early_failure(workdir, "centre_bias.npy", "config 'center_bias'")
+
+
+@pytest.mark.parametrize("content, needles", [
+    (np.ones((4, 4, 3)), ("2-D", "config 'center_bias'")),
+    (-np.ones((4, 4)), ("negative",)),
+    (np.full((4, 4), np.nan), ("NaN",)),
+    ("0.1 0.2\n", ("not a readable center bias", ".npy array")),
+])
+def test_bad_center_bias_file_fails_early(tmp_path, content, needles):
+    make_video(tmp_path / "clip.mp4", frames=5, size=SIZE)
+    if isinstance(content, str):
+        (tmp_path / "cb.npy").write_text(content)
+    else:
+        np.save(tmp_path / "cb.npy", content)
+    write_config(tmp_path, center_bias="cb.npy")
+    expect_early_failure(tmp_path, "cb.npy", *needles)
+
+
+def test_bad_weights_path_fails_early(tmp_path):
+    make_video(tmp_path / "clip.mp4", frames=5, size=SIZE)
+    write_config(tmp_path, weights="deepgazemr-ledov.pt")
+    expect_early_failure(tmp_path, "deepgazemr-ledov.pt does not exist", "config 'weights'")
+    (tmp_path / "deepgazemr-ledov.pt").write_text("<html>404: Not Found</html>")
+    expect_early_failure(tmp_path, "is not a PyTorch checkpoint", "config 'weights'")
+
+
+def test_center_bias_with_zero_pixels_gives_finite_maps(tmp_path):
+    make_video(tmp_path / "clip.mp4", frames=4, size=SIZE)
+    density = np.ones((8, 12))
+    density[:, :3] = 0.0  # a map that rules the left edge out
+    np.save(tmp_path / "cb.npy", density / density.sum())
+    write_config(tmp_path, center_bias="cb.npy", chunk_frames=4, export={})
+    snakemake(tmp_path, "--cores", "2", "results/clip/saliency.zarr")
+    maps = log_density(tmp_path)
+    assert np.isfinite(maps).all()
+    assert maps[:, :, :4].max() < maps[:, :, 20:].min()  # the floor: far less likely, not -inf
+
+
 def test_lint_is_clean(finished_run):
     result = snakemake(finished_run, "--lint")
     assert "Congratulations" in result.stdout + result.stderr
@@ -245,8 +293,8 @@ def test_lint_is_clean(finished_run):
 
 def test_weights_record_and_cli_steps_by_hand(finished_run):
     record = json.loads((finished_run / "results" / "weights" / "deepgaze_mr.json").read_text())
-    assert record == {"model": "deepgaze_mr", "weights": "untrained", "files": {},
-                      "weights_sha256": "untrained"}
+    assert record == {"format": 1, "model": "deepgaze_mr", "weights": "untrained",
+                      "center_bias": "default", "files": {}, "weights_sha256": "untrained"}
     probe = json.loads((finished_run / "results" / "clip" / "probe.json").read_text())
     assert probe["frame_count"] == FRAMES and probe["has_audio"] and probe["frame_count_verified"]
 

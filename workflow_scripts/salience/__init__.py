@@ -2,10 +2,13 @@
 
 Modules, one per step of the workflow:
 
-- ``salience.models``   the model ports (DeepGaze MR, IIE, III) and ``build_model``
-- ``salience.weights``  official checkpoints: download once, verify, or take a local path
+- ``salience.models``   the model registry (one description per model, torch-free),
+                        the ports (DeepGaze MR, IIE, III) and ``build_model``
+- ``salience.weights``  the files a model needs: download once, verify, record for prediction
+- ``salience.config_checks``  files named in the config, checked when the DAG is built
 - ``salience.video``    frame-exact video reading and probing
 - ``salience.predict``  streaming prediction in bounded memory, exact chunks
+- ``salience.prefetch`` decoding on a background thread
 - ``salience.store``    the zarr store of per-frame log-densities
 - ``salience.render``   heatmap and overlay videos
 - ``salience.dataset``  ``salience.open(path)``: a store as a labelled xarray Dataset

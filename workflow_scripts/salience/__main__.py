@@ -2,7 +2,7 @@
 
     python -m salience probe VIDEO --output probe.json
     python -m salience download --model deepgaze_mr --weights official --output weights.json
-    python -m salience predict VIDEO --output saliency.zarr [--start S --stop T]
+    python -m salience predict VIDEO --weights-record weights.json --output saliency.zarr [--start S --stop T]
     python -m salience assemble CHUNK... --probe probe.json --output saliency.zarr
     python -m salience render STORE VIDEO --heatmap heatmap.mp4 --overlay overlay.mp4
     python -m salience export STORE [--png-dir DIR] [--npy-dir DIR]
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -58,86 +57,68 @@ def cmd_probe(args) -> None:
 # --- download ------------------------------------------------------------------
 
 def cmd_download(args) -> None:
-    """Fetch (or check) the files a model needs; record their paths and sha256.
-
-    The checkpoint is "official" (downloaded) or a path (checked); the
-    model's own center bias is fetched too unless the run brings its own.
-    """
+    """Resolve every file the model needs (fetch official ones, check local
+    ones) and write the weights record that prediction reads."""
     from . import weights
-    from .models import OFFICIAL_FILES_OF, build_model
 
-    record = {"model": args.model, "weights": args.weights, "files": {}}
-    if args.weights == "untrained":
-        record["weights_sha256"] = "untrained"
-    else:
-        checkpoint_key, *center_bias_keys = OFFICIAL_FILES_OF[args.model]
-        files = {checkpoint_key: weights.resolve(args.weights, checkpoint_key, download=True)}
-        if args.center_bias == "default":
-            files.update({key: weights.fetch(key, download=True) for key in center_bias_keys})
-        for key, path in files.items():
-            record["files"][key] = {"path": str(Path(path).resolve()), "sha256": weights.sha256sum(path)}
-        record["weights_sha256"] = record["files"][checkpoint_key]["sha256"]
-        build_model(args.model, weights=files[checkpoint_key])  # a bad file fails here, not on a GPU node
-    _write_json_atomically(args.output, record)
+    record = weights.resolve(args.model, args.weights, args.center_bias)
+    weights.write_record(args.output, record)
+    for role, entry in record["files"].items():
+        log.info("%s: %s (sha256 %s)", role, entry["path"], entry["sha256"])
 
 
 # --- predict ---------------------------------------------------------------------
 
-def load_center_bias(spec: str | None):
-    """Config ``center_bias``: "default" (the model's), "uniform", or a file.
-
-    A file holds an H x W probability map (any size; resized to the frame):
-    ``.npy`` or a torch-saved tensor (``.pt``).
-    """
-    import numpy as np
-
-    if spec in (None, "default"):
-        return None
-    if spec == "uniform":
-        return np.ones((1, 1), np.float32)
-    path = Path(spec)
-    if not path.is_file():
-        raise SalienceError(f"center bias file {path} does not exist (config 'center_bias')")
-    if path.suffix == ".npy":
-        cb = np.load(path)
-    else:
-        from .weights import load_checkpoint
-
-        cb = np.asarray(load_checkpoint(path))
-    if cb.ndim != 2 or not np.isfinite(cb).all() or (cb < 0).any() or cb.sum() <= 0:
-        raise SalienceError(f"{path}: a center bias must be a finite, non-negative H x W map")
-    return (cb / cb.sum()).astype(np.float32)
-
-
-def configure_per_frame_model(model, scale: float, fixation_history: str) -> None:
-    """Scale and fixation history apply to the image models (IIE, III) only."""
+def configure_model_options(model, name: str, scale: float, fixation_history: str) -> None:
+    """``scale`` and ``fixation_history`` go to the models they apply to (the registry says which)."""
     from .errors import ConfigError
-    from .models._deepgaze_common import FixationHistory, FrameByFrame
+    from .models import describe
 
-    if not isinstance(model, FrameByFrame):
+    description = describe(name)
+    if not description.applies("scale"):
         if scale != 1.0:
-            raise ConfigError("'scale' applies to deepgaze_iie and deepgaze_iii only; DeepGaze MR "
-                              "runs at full resolution (set scale: 1.0)")
-        return
-    if not 0 < scale <= 4:
+            raise ConfigError(f"'scale' does not apply to {name}, which runs at full resolution "
+                              "(set scale: 1.0)")
+    elif not 0 < scale <= 4:
         raise ConfigError(f"'scale' must be in (0, 4], got {scale}")
-    model.scale = scale
-    model.fixation_history = FixationHistory(fixation_history)
+    else:
+        model.scale = scale
+    if description.applies("fixation_history"):
+        from .models.per_frame import FixationHistory
+
+        model.fixation_history = FixationHistory(fixation_history)
+
+
+def load_for_prediction(record: dict):
+    """The model and center bias a weights record names (files already checked)."""
+    from .models import build_model
+    from .models.center_bias import UNIFORM, load_center_bias
+
+    files = record["files"]
+    model = build_model(record["model"], weights=files["checkpoint"]["path"] if "checkpoint" in files else None)
+    center_bias = UNIFORM
+    if "center_bias" in files:
+        center_bias = load_center_bias(files["center_bias"]["path"], files["center_bias"]["format"])
+    return model, center_bias
 
 
 def cmd_predict(args) -> None:
     import torch
 
-    from . import store
+    from . import store, weights
     from .device import out_of_memory_message, resolve_device
-    from .models import build_model
     from .predict import Progress, predict_range
     from .video import probe
 
     # First: a job given a GPU that it cannot use stops here, in seconds.
     device = resolve_device(args.device)
-    if args.offline:
-        os.environ["SALIENCE_OFFLINE"] = "1"  # compute nodes: the cache must have the files
+    if args.weights_record:
+        record = weights.read_record(args.weights_record)
+    elif args.weights == "untrained":  # tests and benchmarks: no files at all
+        record = weights.resolve(args.model, "untrained", "uniform")
+    else:
+        raise SalienceError("predict needs --weights-record (written by 'python -m salience download') "
+                            "or --weights untrained")
     if args.threads:
         torch.set_num_threads(args.threads)
     # With the probe record, frames are found by their timestamps (seeks);
@@ -147,10 +128,9 @@ def cmd_predict(args) -> None:
     stop = info.frame_count if args.stop is None else args.stop
     if not 0 <= start < stop <= info.frame_count:
         raise SalienceError(f"{args.video}: frames [{start}, {stop}) are not within its {info.frame_count} frames")
-    model = build_model(args.model, weights=None if args.weights == "untrained" else args.weights)
-    configure_per_frame_model(model, args.scale, args.fixation_history)
+    model, center_bias = load_for_prediction(record)
+    configure_model_options(model, record["model"], args.scale, args.fixation_history)
     progress = Progress(stop - start, f"{Path(args.video).name} [{start}, {stop})")
-    center_bias = load_center_bias(args.center_bias)
     # What the prediction adds to every frame (the stream computes the same
     # call): stored beside the maps for metrics and plots.
     log_center_bias = model.log_center_bias(info.height, info.width, center_bias).float().numpy()
@@ -160,16 +140,16 @@ def cmd_predict(args) -> None:
         batch_size=args.batch_size, device=device, dtype=args.precision,
     )
     attrs = {
-        "model": args.model, "weights": args.weights, "head": args.head,
-        "center_bias": args.center_bias, "precision": args.precision,
-        "start": start, "stop": stop, "fps": info.fps, "source": str(args.video),
-        "scale": args.scale, "fixation_history": args.fixation_history,
+        "model": record["model"], "weights": record["weights"], "head": args.head,
+        "center_bias": record["center_bias"], "weights_sha256": record["weights_sha256"],
+        "precision": args.precision, "start": start, "stop": stop, "fps": info.fps,
+        "source": str(args.video), "scale": args.scale, "fixation_history": args.fixation_history,
     }
     try:
         store.write_frames(args.output, frames, first=start, count=stop - start,
                            height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
                            threads=args.threads, on_frame=progress.update, log_center_bias=log_center_bias,
-                           shard_frames=args.shard_frames, allow_nan_before=nan_head(args.model, args.head))
+                           shard_frames=args.shard_frames, allow_nan_before=nan_head(record["model"], args.head))
     except torch.cuda.OutOfMemoryError:
         # write_frames removed its half-written store on the way out.
         raise SalienceError(out_of_memory_message(device, args.batch_size, info.width, info.height)) from None
@@ -198,9 +178,9 @@ def cmd_assemble(args) -> None:
 
 def nan_head(model: str, head: str) -> int:
     """Frames left NaN at the start of a video: the "skip" head has no full window there."""
-    from .models import TEMPORAL_WINDOW
+    from .models import describe
 
-    return TEMPORAL_WINDOW.get(model, 1) - 1 if head == "skip" else 0
+    return describe(model).temporal_window - 1 if head == "skip" else 0
 
 
 # --- render / export ---------------------------------------------------------------
@@ -287,12 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a damaged file: stop, or keep the frames that decode (with a warning)")
     p.set_defaults(func=cmd_probe)
 
-    p = steps.add_parser("download", help="fetch and verify a model's official files")
+    p = steps.add_parser("download", help="fetch and check a model's files; write the weights record")
     p.add_argument("--model", choices=MODEL_NAMES, default="deepgaze_mr")
     p.add_argument("--weights", default="official", help="official, untrained, or a checkpoint path")
     p.add_argument("--center-bias", default="default",
-                   help="'default' also fetches the model's center bias; anything else skips it")
-    p.add_argument("--output", required=True, help="JSON record of the files and their sha256")
+                   help="default (the model's official one; none for untrained), uniform, or a "
+                        ".npy/.pt probability map")
+    p.add_argument("--output", required=True, help="the weights record (JSON: paths and sha256)")
     p.set_defaults(func=cmd_download)
 
     p = steps.add_parser("predict", help="predict frames [start, stop) of a video into a zarr store")
@@ -300,9 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="zarr store to write (atomically)")
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--stop", type=int, help="default: the end of the video")
-    p.add_argument("--model", choices=MODEL_NAMES, default="deepgaze_mr")
-    p.add_argument("--weights", default="official", help="official, untrained, or a checkpoint path")
-    p.add_argument("--center-bias", default="default", help="default, uniform, or a .npy/.pt file")
+    p.add_argument("--weights-record",
+                   help="the record written by 'download': model, checkpoint and center bias "
+                        "(files checked against their sha256; nothing is downloaded)")
+    p.add_argument("--weights", choices=["untrained"],
+                   help="untrained: random weights and a uniform center bias, no record (tests)")
+    p.add_argument("--model", choices=MODEL_NAMES, default="deepgaze_mr",
+                   help="with --weights untrained only; a record names its model")
     p.add_argument("--head", choices=HEAD_POLICIES, default="partial")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--precision", choices=list(PRECISIONS), default="fp32")
@@ -313,7 +298,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DeepGaze III: 'center' or a CSV of frame,x,y (gaze per frame)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="IIE/III: resize frames by this factor for the model (1.0: full resolution)")
-    p.add_argument("--offline", action="store_true", help="never download; the cache must hold the files")
     p.add_argument("--probe", help="the video's probe.json (frames are then sought by timestamp)")
     store_dtype_option(p)
     p.add_argument("--shard-frames", type=int, default=SHARD_FRAMES,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, VideoError
+from .models import describe
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -102,14 +103,13 @@ def parse_chunk_name(name: str) -> tuple[int, int]:
 
 # Resource estimates for one chunk job. Conservative on purpose: a job killed
 # for exceeding its time or memory wastes a whole GPU allocation.
-SECONDS_PER_MEGAPIXEL_FRAME = {"deepgaze_mr": 0.25, "deepgaze_iie": 0.6, "deepgaze_iii": 0.3}
 HOST_BYTES_PER_PIXEL = 600  # decoded frames, CPU-side tensors, output maps
 
 
 def chunk_runtime_minutes(chunk: Chunk, width: int, height: int, model: str) -> int:
     """Wall time to ask for: 2x the expected time on an older GPU, plus start-up."""
     megapixels = width * height / 1e6
-    seconds = chunk.frames_decoded * megapixels * SECONDS_PER_MEGAPIXEL_FRAME.get(model, 0.5)
+    seconds = chunk.frames_decoded * megapixels * describe(model).seconds_per_megapixel_frame
     return int(10 + math.ceil(2 * seconds / 60))
 
 

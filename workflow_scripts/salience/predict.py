@@ -26,17 +26,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import queue
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .device import resolve_device
+from .models.interface import WindowModel, model_kind
+from .prefetch import Prefetcher
 
 log = logging.getLogger(__name__)
 
@@ -121,99 +120,6 @@ def _host_batches(frames: Iterable[np.ndarray], batch_size: int, pin: bool) -> I
         close = getattr(frames, "close", None)
         if close is not None:
             close()
-
-
-class _DecoderFailed:
-    """An exception raised on the decoder thread, on its way to the consumer."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-_END_OF_STREAM = object()
-
-
-class Prefetcher:
-    """Iterates ``items`` made on a background thread, at most ``depth`` ahead.
-
-    Video decoding (OpenCV releases the GIL) and batch stacking then overlap
-    with the model. An exception raised while making an item is re-raised,
-    the same object, in the consumer at the point where that item was due.
-    ``close()`` (or leaving a ``with`` block) stops the thread: it finishes
-    the item it is making, closes ``items`` (a video reader releases its
-    file there) and ends; nothing is left running.
-    """
-
-    _POLL_S = 0.05  # how often a producer blocked on a full queue checks for close()
-
-    def __init__(self, items: Iterable, depth: int = 2, name: str = "salience-decoder"):
-        if depth < 1:
-            raise ValueError(f"prefetch depth must be at least 1, got {depth}")
-        self._items = items
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stopping = threading.Event()
-        self._finished = False
-        self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
-        self._thread.start()
-
-    def _put(self, item) -> bool:
-        while not self._stopping.is_set():
-            try:
-                self._queue.put(item, timeout=self._POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self) -> None:
-        iterator = None
-        try:
-            iterator = iter(self._items)
-            for item in iterator:
-                if not self._put(item):
-                    return
-            self._put(_END_OF_STREAM)
-        except BaseException as error:  # noqa: BLE001 - every failure must reach the consumer
-            self._put(_DecoderFailed(error))
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()  # on this thread: a generator cannot be closed while it runs elsewhere
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self._finished:
-            raise StopIteration
-        item = self._queue.get()
-        if item is _END_OF_STREAM:
-            self.close()
-            raise StopIteration
-        if isinstance(item, _DecoderFailed):
-            self.close()
-            raise item.error
-        return item
-
-    def close(self) -> None:
-        self._finished = True
-        self._stopping.set()
-        self._thread.join()
-        self._items = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        # An abandoned consumer: stop the thread rather than leave it blocked.
-        stopping = getattr(self, "_stopping", None)
-        if stopping is not None:
-            stopping.set()
 
 
 @contextlib.contextmanager
@@ -311,7 +217,8 @@ def iter_log_density(
 
     ``frames``: an iterable of H x W x 3 uint8 RGB arrays, the video's frames
     from index ``start_index`` on. ``center_bias``: H x W probability map
-    (default: the model's own). ``head`` sets the first 15 frames of a video
+    or a loaded :class:`~salience.models.center_bias.CenterBias` (default:
+    the model's own, uniform unless set). ``head`` sets the first 15 frames of a video
     for DeepGaze MR: "partial" (mean over the frames that exist), "pad"
     (frame 0 repeated to fill the window) or "skip" (NaN maps). Frames before
     ``emit_from`` (default ``start_index``) only warm the window up; a run that
@@ -326,7 +233,8 @@ def iter_log_density(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     tuning = Tuning() if tuning is None else tuning
     emit_from = start_index if emit_from is None else emit_from
-    window = getattr(model, "window_length", 1)
+    kind = model_kind(model)
+    window = model.window_length
     if start_index > 0 and emit_from - start_index < window - 1:
         raise ValueError(
             f"a run starting at frame {start_index} needs {window - 1} warm-up frames "
@@ -345,7 +253,7 @@ def iter_log_density(
         # One frame size per run: cuDNN's search for the fastest kernels pays off.
         torch.backends.cudnn.benchmark = tuning.cudnn_benchmark
     compute = _Compute(device, dtype, tuning)
-    stream = _MeanWindowStream if window > 1 else _PerFrameStream
+    stream = _MeanWindowStream if kind is WindowModel else _PerFrameStream
     runner = stream(model, center_bias, head, device, compute, start_index, emit_from)
     if tuning.compile:
         runner.compile(batch_size)
@@ -533,7 +441,8 @@ def predict_range(
 
     if not 0 <= start < stop:
         raise ValueError(f"frame range [{start}, {stop}) is empty or negative")
-    warm_up = getattr(model, "window_length", 1) - 1
+    model_kind(model)
+    warm_up = model.window_length - 1
     first = max(0, start - warm_up)
     frames = read_frames(video_path, first, stop)
     yield from iter_log_density(model, frames, start_index=first, emit_from=start, **options)

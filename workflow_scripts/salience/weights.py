@@ -1,67 +1,39 @@
-"""Official checkpoints: where they live, how to fetch them, how to trust them.
+"""Model files: download once, verify, and record what prediction must load.
 
-Every file is downloaded once into a cache directory (``$SALIENCE_CACHE``, else
-``<torch hub dir>/salience``). Its sha256 is recorded beside it on download and
-checked on every later load, so a corrupted or swapped file is caught. Files
-served from a git repository are also checked against their git blob id, which
-is known before the first download. A local path can always stand in for a
-download (compute nodes often have no internet).
+The download step (:func:`resolve`, run by the ``download_weights`` rule on
+the submit host) resolves every file a model needs (its checkpoint and its
+center bias, official or local) and writes a *weights record*: a JSON file
+with each file's absolute path and sha256. Prediction reads exactly that
+record (:func:`read_record`), checks every sha256, and never downloads or
+looks anywhere else.
+
+Official files go into a cache directory (``$SALIENCE_CACHE``, else
+``<torch hub dir>/salience``) with their sha256 beside them
+(``<file>.sha256``). Files tracked in a git repository are checked against
+their git blob id, known before the first download. GitHub release assets
+(DeepGaze IIE/III and the MIT1003 center bias) publish no digest: their
+sha256 is recorded at the first download and checked on every later use.
+
+``$SALIENCE_WEIGHTS_MIRROR`` (e.g. ``http://mirror.local``) replaces the
+``https://github.com`` prefix of the official URLs: a site mirror that keeps
+GitHub's paths (the tests serve one on loopback). The digests still apply.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
+import json
 import os
-import shutil
 import tempfile
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_text
 from .errors import WeightsError
 
-
-@dataclass(frozen=True)
-class WeightFile:
-    """One published file: a checkpoint or a center bias."""
-
-    key: str
-    filename: str
-    url: str
-    description: str
-    sha256: str | None = None  # pinned when known; else recorded on download
-    git_blob_sha1: str | None = None  # id of the file in its git repository
-
-
-_MR_REPO = "https://github.com/mtangemann/deepgazemr/raw/master/data"
-_DEEPGAZE_RELEASES = "https://github.com/matthias-k/DeepGaze/releases/download"
-
-OFFICIAL_FILES = {
-    f.key: f
-    for f in [
-        WeightFile(
-            key="deepgaze_mr",
-            filename="deepgazemr-ledov.pt",
-            url=f"{_MR_REPO}/deepgazemr-ledov.pt",
-            description="DeepGaze MR trained on LEDOV (Tangemann et al., ECCV 2020); "
-            "dict with 'model_state_dict', VGG19 included",
-            git_blob_sha1="c871bf5f68425c596f90dc8e9cc6fbca6e9d9b8b",
-        ),
-        WeightFile(
-            key="centerbias_ledov",
-            filename="center-bias-ledov.pt",
-            url=f"{_MR_REPO}/center-bias-ledov.pt",
-            description="LEDOV center bias: H x W probability map (torch tensor)",
-            git_blob_sha1="d28729b8c69029a54da26b60dc6064de03255bdb",
-        ),
-    ]
-}
-
-
-def register(weight_file: WeightFile) -> None:
-    """Add a file to the registry (used by the model modules)."""
-    OFFICIAL_FILES[weight_file.key] = weight_file
+RECORD_FORMAT = 1
+_GITHUB = "https://github.com"
 
 
 def cache_dir() -> Path:
@@ -71,6 +43,14 @@ def cache_dir() -> Path:
     import torch.hub
 
     return Path(torch.hub.get_dir()) / "salience"
+
+
+def download_url(official) -> str:
+    """The URL to fetch ``official`` from: its own, or the same path on the mirror."""
+    mirror = os.environ.get("SALIENCE_WEIGHTS_MIRROR", "").rstrip("/")
+    if mirror and official.url.startswith(_GITHUB + "/"):
+        return mirror + official.url[len(_GITHUB):]
+    return official.url
 
 
 def sha256sum(path: str | Path) -> str:
@@ -90,53 +70,45 @@ def git_blob_sha1(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _by_hand_hint(weight_file: WeightFile, target: Path) -> str:
+def _by_hand_hint(official, target: Path, config_key: str) -> str:
     return (
-        f"Download {weight_file.url} by hand and either put it at {target} "
-        f"or give its path instead of 'official' (config key 'weights')."
+        f"Download {official.url} by hand and put it at {target}, or set config "
+        f"'{config_key}' to the path of a local file"
+        + (" (or to 'uniform')." if config_key == "center_bias" else ".")
     )
 
 
-def _check_published_ids(weight_file: WeightFile, path: Path) -> str:
+def _check_published_ids(official, path: Path, config_key: str) -> str:
     """Check ``path`` against every id published for it; return its sha256."""
     sha256 = sha256sum(path)
-    if weight_file.sha256 and sha256 != weight_file.sha256:
+    if official.sha256 and sha256 != official.sha256:
         raise WeightsError(
-            f"{path}: sha256 {sha256} differs from the published {weight_file.sha256} "
-            f"for {weight_file.url}. The file is corrupt or not the official one. "
-            + _by_hand_hint(weight_file, path)
+            f"{path}: sha256 {sha256} differs from the published {official.sha256} "
+            f"of {official.url}: the file is corrupt or not the official one. "
+            + _by_hand_hint(official, path, config_key)
         )
-    if weight_file.git_blob_sha1 and git_blob_sha1(path) != weight_file.git_blob_sha1:
+    if official.git_blob_sha1 and git_blob_sha1(path) != official.git_blob_sha1:
         raise WeightsError(
-            f"{path}: content differs from the official file {weight_file.url} "
-            f"(git blob id {weight_file.git_blob_sha1}). The file is corrupt or "
-            "not the official one. " + _by_hand_hint(weight_file, path)
+            f"{path}: content differs from the official file {official.url} "
+            f"(git blob id {official.git_blob_sha1}): the file is corrupt or "
+            "not the official one. " + _by_hand_hint(official, path, config_key)
         )
     return sha256
 
 
-def downloads_allowed() -> bool:
-    """False when ``$SALIENCE_OFFLINE`` is 1: compute jobs must find files in the cache."""
-    return os.environ.get("SALIENCE_OFFLINE", "0") != "1"
+def _sha256_record(target: Path) -> Path:
+    """``<file>.sha256`` beside a cached file (sha256sum's format)."""
+    return target.with_name(target.name + ".sha256")
 
 
-def fetch(key: str, *, download: bool | None = None, progress: bool = True) -> Path:
-    """Path of official file ``key`` in the cache, downloading it if needed.
+def fetch(official, *, config_key: str = "weights", progress: bool = True) -> Path:
+    """Path of official file ``official`` in the cache, downloaded and verified if missing.
 
-    A cached file is checked against the sha256 recorded when it was
-    downloaded. With ``download=False`` a missing file is an error that says
-    how to provide it.
+    A cached file is checked against the sha256 recorded when it came;
+    ``config_key`` is the config key a user would change instead (named in errors).
     """
-    try:
-        weight_file = OFFICIAL_FILES[key]
-    except KeyError:
-        raise WeightsError(
-            f"no official file named {key!r}; known: {', '.join(sorted(OFFICIAL_FILES))}"
-        ) from None
-    target = cache_dir() / weight_file.filename
+    target = cache_dir() / official.filename
     record = _sha256_record(target)
-    if download is None:
-        download = downloads_allowed()
     if target.exists():
         if record.exists():
             recorded = record.read_text().split()[0]
@@ -145,80 +117,91 @@ def fetch(key: str, *, download: bool | None = None, progress: bool = True) -> P
                 raise WeightsError(
                     f"{target}: sha256 {actual} differs from {recorded} recorded at "
                     f"download ({record}). Delete both files to download again. "
-                    + _by_hand_hint(weight_file, target)
+                    + _by_hand_hint(official, target, config_key)
                 )
         else:  # placed by hand: check what is published, then record it
-            _record_sha256(target, _check_published_ids(weight_file, target))
+            write_text(record, f"{_check_published_ids(official, target, config_key)}  {target.name}\n")
         return target
-    if not download:
-        raise WeightsError(
-            f"{weight_file.key} is not in the cache ({target}). Run "
-            f"'python -m salience download {weight_file.key}' on a machine with "
-            "internet (the workflow's download rule does this on the submit host). "
-            + _by_hand_hint(weight_file, target)
-        )
     target.parent.mkdir(parents=True, exist_ok=True)
-    _download(weight_file, target, progress=progress)
+    _download(official, target, config_key, progress=progress)
     return target
 
 
-def _download(weight_file: WeightFile, target: Path, *, progress: bool) -> None:
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
+def _download(official, target: Path, config_key: str, *, progress: bool) -> None:
+    url = download_url(official)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(handle)
     partial = Path(partial)
     try:
         try:
-            with urllib.request.urlopen(weight_file.url, timeout=60) as response:
+            with urllib.request.urlopen(url, timeout=60) as response:
                 total = int(response.headers.get("Content-Length") or 0) or None
                 with open(partial, "wb") as out:
-                    _copy_with_progress(response, out, total, weight_file.filename, progress)
-        except OSError as error:  # URLError, HTTPError, timeouts are OSErrors
+                    received = _copy(response, out, total, official.filename, progress)
+            if total is not None and received != total:
+                raise WeightsError(
+                    f"downloading {url} was interrupted: {received} of {total} bytes arrived. "
+                    "Run again to retry. " + _by_hand_hint(official, target, config_key)
+                )
+        except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, cut connections
             raise WeightsError(
-                f"downloading {weight_file.url} failed: {error}. "
-                + _by_hand_hint(weight_file, target)
+                f"downloading {url} failed ({error}). " + _by_hand_hint(official, target, config_key)
             ) from error
-        sha256 = _check_published_ids(weight_file, partial)
-        os.replace(partial, target)  # atomic: no half-written checkpoint in the cache
-        _record_sha256(target, sha256)
+        sha256 = _check_published_ids(official, partial, config_key)
+        os.replace(partial, target)  # atomic: no half-written file in the cache
+        write_text(_sha256_record(target), f"{sha256}  {target.name}\n")
     finally:
         partial.unlink(missing_ok=True)
 
 
-def _sha256_record(target: Path) -> Path:
-    """``<file>.sha256`` beside a cached file (sha256sum's format), checked on every later load."""
-    return target.with_name(target.name + ".sha256")
+def _copy(source, destination, total, label, progress) -> int:
+    received = 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
 
-
-def _record_sha256(target: Path, sha256: str) -> None:
-    write_text(_sha256_record(target), f"{sha256}  {target.name}\n")
-
-
-def _copy_with_progress(source, destination, total, label, progress):
-    if not progress:
-        shutil.copyfileobj(source, destination, 1 << 20)
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, unit="B", unit_scale=True, desc=label) as bar:
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc=label)
+    try:
         for block in iter(lambda: source.read(1 << 20), b""):
             destination.write(block)
-            bar.update(len(block))
+            received += len(block)
+            if bar is not None:
+                bar.update(len(block))
+    finally:
+        if bar is not None:
+            bar.close()
+    return received
 
 
-def resolve(weights: str | Path, key: str, *, download: bool | None = None) -> Path:
-    """``weights`` is "official" (the cached download of ``key``) or a path."""
-    if str(weights) == "official":
-        return fetch(key, download=download)
-    path = Path(weights).expanduser()
+# --- local files ---------------------------------------------------------------
+
+# A file torch.save wrote starts as a zip archive (torch >= 1.6) or a pickle.
+_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def check_checkpoint_path(spec: str | Path, config_key: str = "weights") -> Path:
+    """A local checkpoint path: it exists and looks like a file ``torch.save`` wrote.
+
+    Cheap (no torch): the DAG build runs it, so that a typo or a text file
+    stops the run before any job.
+    """
+    path = Path(spec).expanduser()
     if not path.is_file():
         raise WeightsError(
-            f"weights file {path} does not exist. Give the path of a downloaded "
-            f"checkpoint, or 'official' to download {OFFICIAL_FILES[key].url}."
+            f"checkpoint {path} does not exist (config '{config_key}'). Give the path of a "
+            "downloaded checkpoint, 'official' to download the authors' file, or 'untrained'."
+        )
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not any(head.startswith(magic) for magic in _CHECKPOINT_MAGIC):
+        raise WeightsError(
+            f"{path} is not a PyTorch checkpoint (config '{config_key}'; it starts with "
+            f"{head!r}, not a torch.save archive). Give the .pt/.pth file itself, or 'official'."
         )
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict:
+def load_checkpoint(path: str | Path, config_key: str = "weights"):
     """Load a checkpoint's tensors without executing code (``weights_only``)."""
     import torch
 
@@ -226,6 +209,86 @@ def load_checkpoint(path: str | Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and torch errors alike
         raise WeightsError(
-            f"{path} is not a readable PyTorch checkpoint ({error}). Download it "
-            "again or check the path."
+            f"{path} is not a readable PyTorch checkpoint ({error}); config '{config_key}': "
+            "download it again or give the right file."
         ) from error
+
+
+# --- the weights record ------------------------------------------------------------
+
+def _entry(path: Path, source: str, file_format: str) -> dict:
+    return {"path": str(path.resolve()), "sha256": sha256sum(path), "source": source,
+            "format": file_format}
+
+
+def resolve(model: str, weights: str, center_bias: str, *, progress: bool = True) -> dict:
+    """The weights record of a run: every file ``model`` needs, fetched and checked.
+
+    ``weights``: "official", "untrained" or a checkpoint path. ``center_bias``:
+    "default" (the model's official one; none for untrained weights),
+    "uniform", or a probability-map file. The checkpoint is loaded into the
+    model and the center bias checked here, so a bad file fails on the
+    submit host, not on a GPU node.
+    """
+    from .models import build_model, describe
+    from .models.center_bias import check_center_bias_file, load_center_bias
+
+    description = describe(model)
+    files = {}
+    if weights == "official":
+        path = fetch(description.checkpoint, config_key="weights", progress=progress)
+        files["checkpoint"] = _entry(path, description.checkpoint.url, description.checkpoint.format)
+    elif weights != "untrained":
+        path = check_checkpoint_path(weights)
+        files["checkpoint"] = _entry(path, "local", description.checkpoint.format)
+    if center_bias == "default" and weights != "untrained":
+        official = description.center_bias
+        try:
+            path = fetch(official, config_key="center_bias", progress=progress)
+        except WeightsError as error:
+            raise WeightsError(f"center_bias 'default' of {model} is {official.filename}: {error}") from None
+        files["center_bias"] = _entry(path, official.url, official.format)
+    elif center_bias not in ("default", "uniform"):
+        path = check_center_bias_file(center_bias)
+        files["center_bias"] = _entry(path, "local", "probability_map")
+    record = {
+        "format": RECORD_FORMAT, "model": model, "weights": weights, "center_bias": center_bias,
+        "files": files,
+        "weights_sha256": files["checkpoint"]["sha256"] if "checkpoint" in files else "untrained",
+    }
+    if "checkpoint" in files:
+        build_model(model, weights=files["checkpoint"]["path"])
+    if "center_bias" in files:
+        load_center_bias(files["center_bias"]["path"], files["center_bias"]["format"])
+    return record
+
+
+def write_record(path: str | Path, record: dict) -> None:
+    write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def read_record(path: str | Path) -> dict:
+    """A weights record, each of its files checked against its recorded sha256."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise WeightsError(f"weights record {path} is unreadable ({error}); rerun the download step") from None
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        raise WeightsError(
+            f"{path} is not a weights record of format {RECORD_FORMAT}; rerun the download step "
+            "(python -m salience download, or delete it and rerun snakemake)."
+        )
+    for role, entry in record["files"].items():
+        file = Path(entry["path"])
+        if not file.is_file():
+            raise WeightsError(
+                f"{file} ({role} in {path}) is gone; rerun the download step, or make the file "
+                "reachable from this machine (a cache on a shared file system)."
+            )
+        if sha256sum(file) != entry["sha256"]:
+            raise WeightsError(
+                f"{file} ({role} in {path}) changed since it was recorded (sha256 differs); "
+                "rerun the download step."
+            )
+    return record

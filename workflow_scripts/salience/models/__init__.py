@@ -1,10 +1,17 @@
-"""Model ports and their builder.
+"""The model registry and the builder.
 
-``build_model(name, weights=None)`` returns a model in eval mode:
+Every fact about a model lives in its description (``models/cards/<name>.py``,
+torch-free) and is read from :data:`MODELS`; adding a model means one card
+and one line below. ``build_model(name, checkpoint=None)`` returns a model in
+eval mode:
 
-- ``weights=None``: untrained (random init), for tests and benchmarks only.
-- ``weights="official"``: the authors' checkpoint, downloaded once and verified.
-- ``weights=<path>``: a checkpoint file on disk (offline compute nodes).
+- ``weights=None``: untrained (random init, seeded), for tests and benchmarks only;
+- ``weights=<path>``: a checkpoint file;
+- ``weights="official"``: the authors' checkpoint, fetched into the cache by
+  :func:`salience.weights.fetch` (the same download and check as the workflow's).
+
+Prediction jobs never download: they read the paths that the download step
+recorded (:func:`salience.weights.read_record`).
 """
 
 from __future__ import annotations
@@ -12,48 +19,46 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-# name -> (module, builder function). Modules load lazily: building one model
-# never imports the other architectures.
-_BUILDERS = {
-    "deepgaze_mr": ("salience.models.deepgaze_mr", "deepgaze_mr"),
-    "deepgaze_iie": ("salience.models.deepgaze_iie", "deepgaze_iie"),
-    "deepgaze_iii": ("salience.models.deepgaze_iii", "deepgaze_iii"),
+from .cards.deepgaze_iie import DEEPGAZE_IIE
+from .cards.deepgaze_iii import DEEPGAZE_III
+from .cards.deepgaze_mr import DEEPGAZE_MR
+from .description import MODEL_OPTIONS, ModelDescription, OfficialFile
+
+MODELS: dict[str, ModelDescription] = {
+    description.name: description for description in (DEEPGAZE_MR, DEEPGAZE_IIE, DEEPGAZE_III)
 }
 
-MODEL_NAMES = tuple(_BUILDERS)
-
-# Models that look at a window of past frames, and how many frames that
-# window holds. Per-frame models (IIE, III) need no warm-up.
-TEMPORAL_WINDOW = {"deepgaze_mr": 16, "deepgaze_iie": 1, "deepgaze_iii": 1}
-
-
-# The official files each model needs (keys of salience.weights.OFFICIAL_FILES):
-# the checkpoint first, then the center bias it was trained with.
-OFFICIAL_FILES_OF = {
-    "deepgaze_mr": ("deepgaze_mr", "centerbias_ledov"),
-    "deepgaze_iie": ("deepgaze_iie", "centerbias_mit1003"),
-    "deepgaze_iii": ("deepgaze_iii", "centerbias_mit1003"),
-}
-
+MODEL_NAMES = tuple(MODELS)
 
 UNTRAINED_SEED = 0
 
+__all__ = ["MODELS", "MODEL_NAMES", "MODEL_OPTIONS", "ModelDescription", "OfficialFile",
+           "build_model", "describe"]
+
+
+def describe(name: str) -> ModelDescription:
+    """The registered description of model ``name``."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+
 
 def build_model(name: str, weights: str | Path | None = None, **kwargs):
-    """Build model ``name`` with ``weights`` (None, "official" or a path)."""
-    try:
-        module_name, function_name = _BUILDERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
-        ) from None
+    """Build model ``name`` with ``weights`` (None, "official" or a checkpoint path)."""
+    description = describe(name)
+    module_name, function_name = description.builder.split(":")
     builder = getattr(importlib.import_module(module_name), function_name)
+    if str(weights) == "official":
+        from ..weights import fetch
+
+        weights = fetch(description.checkpoint, config_key="weights")
     if weights is not None:
-        return builder(weights=weights, **kwargs)
+        return builder(Path(weights), **kwargs)
     # Untrained models are seeded: every job of a run (and every chunk) then
     # computes with the same random weights, so chunked runs stay comparable.
     import torch
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(UNTRAINED_SEED)
-        return builder(weights=None, **kwargs)
+        return builder(None, **kwargs)

@@ -29,13 +29,10 @@ blurs its map at 1/2 image size, adds its weighted log center bias and
 normalises. The 120 densities are averaged (30 per backbone, then the four
 backbones), which calibrates the prediction.
 
-Weights. ``weights="official"`` downloads ``deepgaze2e.pth`` (a plain state
-dict, about 400 MB, backbones included) from
-https://github.com/matthias-k/DeepGaze/releases/download/v1.0.0/deepgaze2e.pth
-into the ``salience`` cache. No checksum is published: ``salience.weights``
-records the file's sha256 at the first download and checks it on every later
-load. The model was trained on MIT1003 (images mostly 1024 px on the long side,
-35 px per degree of visual angle).
+Weights: ``deepgaze2e.pth`` (a plain state dict, about 400 MB, backbones
+included), described with its URL in ``cards/deepgaze_iie.py``. The model
+was trained on MIT1003 (images mostly 1024 px on the long side, 35 px per
+degree of visual angle).
 """
 
 from __future__ import annotations
@@ -48,32 +45,14 @@ import torch
 import torchvision
 from torch import nn
 
-from ..weights import WeightFile, register
-from ._deepgaze_common import (
-    _RELEASES,
-    DeepGazeMixture,
-    FeatureExtractor,
-    FrameByFrame,
-    Finalizer,
-    centerbias_mit1003,
-    fixation_selection_network,
-    load_weights,
-    saliency_network,
-)
 from ._efficientnet import efficientnet_b5
+from .cards.deepgaze_iie import DEEPGAZE_IIE
+from .checkpoint import load_state
+from .layers import FeatureExtractor, Finalizer, fixation_selection_network, saliency_network
+from .mixture import DeepGazeMixture
+from .per_frame import FrameByFrame
 
-__all__ = ["WEIGHTS", "DeepGazeIIE", "centerbias_mit1003", "deepgaze_iie"]
-
-#: The authors' DeepGaze IIE checkpoint (release v1.0.0 of matthias-k/DeepGaze).
-WEIGHTS = WeightFile(
-    key="deepgaze_iie",
-    filename="deepgaze2e.pth",
-    url=f"{_RELEASES}/v1.0.0/deepgaze2e.pth",
-    description="DeepGaze IIE trained on MIT1003 (Linardos et al., ICCV 2021); "
-    "plain state dict, the four backbones included",
-)
-register(WEIGHTS)
-
+__all__ = ["DeepGazeIIE", "deepgaze_iie"]
 
 def _shapenet_resnet50() -> nn.Module:
     # The authors' checkpoint was saved from nn.DataParallel, hence ``module.``.
@@ -147,7 +126,7 @@ class DeepGazeIIE(FrameByFrame, nn.Module):
     ``forward(images, centerbias)``:
 
     * ``images``: float N x 3 x H x W, RGB, values 0..255 (the model scales them).
-    * ``centerbias``: float N x H x W log-density (e.g. :func:`centerbias_mit1003`).
+    * ``centerbias``: float N x H x W log-density (``salience.models.center_bias``).
     * returns N x 1 x H x W log-densities (``logsumexp`` over each map is 0).
 
     ``x_hist``/``y_hist`` are accepted and ignored, as in the reference, so that
@@ -176,22 +155,11 @@ class DeepGazeIIE(FrameByFrame, nn.Module):
         return predictions.logsumexp(dim=1, keepdim=True)
 
 
-def deepgaze_iie(
-    weights: str | Path | None = None, *, download: bool | None = None, **kwargs
-) -> DeepGazeIIE:
-    """Build DeepGaze IIE in eval mode.
-
-    Args:
-        weights: ``None`` for random initialisation (tests only; nothing is
-            downloaded), ``"official"`` for the authors' checkpoint
-            (:data:`WEIGHTS`, downloaded once into the cache and verified), or
-            the path of a state-dict file. Checkpoints load with ``strict=True``.
-        download: with ``False``, ``"official"`` must already be in the cache.
-        **kwargs: passed to :class:`DeepGazeIIE`.
-    """
+def deepgaze_iie(checkpoint: str | Path | None = None, **kwargs) -> DeepGazeIIE:
+    """DeepGaze IIE in eval mode: untrained (``None``: random weights, tests
+    only) or loaded from ``checkpoint`` (the official ``deepgaze2e.pth`` or a
+    state-dict file) with ``strict=True``. ``kwargs`` go to :class:`DeepGazeIIE`."""
     model = DeepGazeIIE(**kwargs)
-    if weights is not None:
-        load_weights(model, weights, WEIGHTS.key, "DeepGaze IIE", download=download)
-        # trained weights go with the MIT1003 center bias, fetched when first needed
-        model.center_bias_source = "official"
+    if checkpoint is not None:
+        load_state(model, checkpoint, "DeepGaze IIE", DEEPGAZE_IIE.checkpoint.url)
     return model.eval()

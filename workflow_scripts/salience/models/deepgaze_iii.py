@@ -19,12 +19,9 @@ in a *fixation selection network* (17 -> 128 -> 16 -> 1 channels). Each
 component blurs its map at 1/4 image size, adds its weighted log center bias and
 normalises; the ten densities are averaged.
 
-Weights. ``weights="official"`` downloads ``deepgaze3.pth`` (a plain state
-dict, DenseNet-201 included) from
-https://github.com/matthias-k/DeepGaze/releases/download/v1.1.0/deepgaze3.pth
-into the ``salience`` cache. No checksum is published: ``salience.weights``
-records the file's sha256 at the first download and checks it on every later
-load. Trained on MIT1003 (35 px per degree of visual angle).
+Weights: ``deepgaze3.pth`` (a plain state dict, DenseNet-201 included),
+described with its URL in ``cards/deepgaze_iii.py``. Trained on MIT1003
+(35 px per degree of visual angle).
 """
 
 from __future__ import annotations
@@ -33,31 +30,19 @@ from pathlib import Path
 
 import torchvision
 
-from ..weights import WeightFile, register
-from ._deepgaze_common import (
-    _RELEASES,
-    DeepGazeMixture,
+from .cards.deepgaze_iii import DEEPGAZE_III
+from .checkpoint import load_state
+from .layers import (
     FeatureExtractor,
-    FrameByFrame,
     Finalizer,
-    centerbias_mit1003,
     fixation_selection_network,
-    load_weights,
     saliency_network,
     scanpath_network,
 )
+from .mixture import DeepGazeMixture
+from .per_frame import FrameByFrame
 
-__all__ = ["WEIGHTS", "DeepGazeIII", "centerbias_mit1003", "deepgaze_iii"]
-
-#: The authors' DeepGaze III checkpoint (release v1.1.0 of matthias-k/DeepGaze).
-WEIGHTS = WeightFile(
-    key="deepgaze_iii",
-    filename="deepgaze3.pth",
-    url=f"{_RELEASES}/v1.1.0/deepgaze3.pth",
-    description="DeepGaze III trained on MIT1003 (Kümmerer et al., JoV 2022); "
-    "plain state dict, DenseNet-201 included",
-)
-register(WEIGHTS)
+__all__ = ["DeepGazeIII", "deepgaze_iii"]
 
 FEATURE_LAYERS = (
     "1.features.denseblock4.denselayer32.norm1",
@@ -73,7 +58,7 @@ class DeepGazeIII(FrameByFrame, DeepGazeMixture):
     ``forward(images, centerbias, x_hist, y_hist)``:
 
     * ``images``: float N x 3 x H x W, RGB, values 0..255 (the model scales them).
-    * ``centerbias``: float N x H x W log-density (e.g. :func:`centerbias_mit1003`).
+    * ``centerbias``: float N x H x W log-density (``salience.models.center_bias``).
     * ``x_hist``, ``y_hist``: float N x 4, the previous fixations in image pixels,
       most recent first (the reference's ``included_fixations = [-1, -2, -3, -4]``
       applied to the scanpath). NaN marks a fixation that does not exist.
@@ -96,22 +81,11 @@ class DeepGazeIII(FrameByFrame, DeepGazeMixture):
         )
 
 
-def deepgaze_iii(
-    weights: str | Path | None = None, *, download: bool | None = None, **kwargs
-) -> DeepGazeIII:
-    """Build DeepGaze III in eval mode.
-
-    Args:
-        weights: ``None`` for random initialisation (tests only; nothing is
-            downloaded), ``"official"`` for the authors' checkpoint
-            (:data:`WEIGHTS`, downloaded once into the cache and verified), or
-            the path of a state-dict file. Checkpoints load with ``strict=True``.
-        download: with ``False``, ``"official"`` must already be in the cache.
-        **kwargs: passed to :class:`DeepGazeIII`.
-    """
+def deepgaze_iii(checkpoint: str | Path | None = None, **kwargs) -> DeepGazeIII:
+    """DeepGaze III in eval mode: untrained (``None``: random weights, tests
+    only) or loaded from ``checkpoint`` (the official ``deepgaze3.pth`` or a
+    state-dict file) with ``strict=True``. ``kwargs`` go to :class:`DeepGazeIII`."""
     model = DeepGazeIII(**kwargs)
-    if weights is not None:
-        load_weights(model, weights, WEIGHTS.key, "DeepGaze III", download=download)
-        # trained weights go with the MIT1003 center bias, fetched when first needed
-        model.center_bias_source = "official"
+    if checkpoint is not None:
+        load_state(model, checkpoint, "DeepGaze III", DEEPGAZE_III.checkpoint.url)
     return model.eval()

@@ -23,13 +23,10 @@ computing each frame's features once and sliding the window over them
 
 Weights
 -------
-``deepgaze_mr(weights="official")`` loads ``deepgazemr-ledov.pt``
-(https://github.com/mtangemann/deepgazemr/raw/master/data/deepgazemr-ledov.pt,
-git blob c871bf5f68425c596f90dc8e9cc6fbca6e9d9b8b; a dict whose
-``model_state_dict`` holds every parameter, VGG19 included) and the LEDOV center
-bias ``center-bias-ledov.pt`` (git blob d28729b8c69029a54da26b60dc6064de03255bdb).
-Both are verified against those ids on download; their sha256 is recorded then
-and checked on every later load (``salience.weights``).
+The official checkpoint ``deepgazemr-ledov.pt`` (a dict whose
+``model_state_dict`` holds every parameter, VGG19 included) and the LEDOV
+center bias are described, with URLs and git blob ids, in
+``cards/deepgaze_mr.py``; ``salience.weights`` fetches and verifies them.
 """
 
 from __future__ import annotations
@@ -42,9 +39,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .. import weights as weight_files
-from ..errors import WeightsError
-from ._center_bias import log_density_from_probability, uniform_log_density
+from .cards.deepgaze_mr import DEEPGAZE_MR
+from .center_bias import as_log_density
+from .checkpoint import load_state
 
 # VGG19 configuration "E": channels per conv layer, "M" a 2x2 max-pool.
 # The final max-pool is left out (the reference replaces it by Identity), but
@@ -155,7 +152,7 @@ class Finalizer(nn.Module):
 class DeepGazeMR(nn.Module):
     """DeepGaze MR. ``center_bias``: default H x W probability map (any size)."""
 
-    window_length = 16  # the current frame and 15 past frames
+    window_length = DEEPGAZE_MR.temporal_window  # the current frame and 15 past frames
 
     def __init__(self, center_bias: torch.Tensor | None = None):
         super().__init__()
@@ -164,24 +161,15 @@ class DeepGazeMR(nn.Module):
         self.finalizer = Finalizer()
         # A plain attribute, not a buffer: the checkpoint holds no center bias.
         self.center_bias = center_bias
-        # Trained weights go with the LEDOV center bias, loaded when first needed
-        # (a run with its own center bias never has to fetch it).
-        self.center_bias_source: str | None = None
 
     def log_center_bias(self, height: int, width: int, center_bias=None) -> torch.Tensor:
         """The log center bias at frame size, as the reference computes it.
 
-        ``center_bias`` (default: the model's) is a probability map; if its size
-        differs from the frame's it is resized (nearest) and renormalized.
-        Without any center bias the map is uniform.
+        ``center_bias`` (default: the model's) is a probability map or a
+        :class:`~salience.models.center_bias.CenterBias`; a map of another
+        size is resized (nearest) and renormalized. Without one the map is uniform.
         """
-        if center_bias is None:
-            if self.center_bias is None and self.center_bias_source == "official":
-                self.center_bias = weight_files.load_checkpoint(weight_files.fetch("centerbias_ledov"))
-            center_bias = self.center_bias
-        if center_bias is None:
-            return uniform_log_density(height, width)
-        return log_density_from_probability(center_bias, height, width)
+        return as_log_density(self.center_bias if center_bias is None else center_bias, height, width)
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """Per-frame features: N x 3 x H x W in [0, 1] → N x 512 x h x w."""
@@ -197,26 +185,14 @@ class DeepGazeMR(nn.Module):
         return self.decode(self.encode(clip).mean(dim=0, keepdim=True), log_cb)[0]
 
 
-def deepgaze_mr(weights: str | Path | None = None, center_bias=None) -> DeepGazeMR:
-    """Build DeepGaze MR in eval mode.
-
-    ``weights``: None (untrained, for tests and benchmarks; uniform center
-    bias), ``"official"`` (the LEDOV checkpoint, downloaded once) or the path
-    of a checkpoint file (a state dict, or a dict holding
-    ``model_state_dict``). Trained weights take the LEDOV center bias, fetched
-    when first needed; ``center_bias`` (H x W probability map) overrides it.
+def deepgaze_mr(checkpoint: str | Path | None = None, center_bias=None) -> DeepGazeMR:
+    """DeepGaze MR in eval mode: untrained (``None``: random weights, tests
+    only) or loaded from ``checkpoint`` (the official ``deepgazemr-ledov.pt``,
+    or a state dict) with ``strict=True``. ``center_bias``: the H x W
+    probability map used when prediction is given none (default: uniform).
     """
     model = DeepGazeMR()
-    if weights is not None:
-        path = weight_files.resolve(weights, "deepgaze_mr")
-        checkpoint = weight_files.load_checkpoint(path)
-        state = checkpoint.get("model_state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-        if not isinstance(state, dict):
-            raise WeightsError(f"{path} holds no state dict (expected a dict with 'model_state_dict').")
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as error:
-            raise WeightsError(f"{path} is not a DeepGaze MR checkpoint: {error}") from error
-        model.center_bias_source = "official"
+    if checkpoint is not None:
+        load_state(model, checkpoint, "DeepGaze MR", DEEPGAZE_MR.checkpoint.url)
     model.center_bias = None if center_bias is None else torch.as_tensor(center_bias, dtype=torch.float32)
     return model.eval()

@@ -1,0 +1,1 @@
+"""One description per model (:class:`salience.models.description.ModelDescription`), torch-free."""

@@ -1,0 +1,56 @@
+"""Loading a checkpoint file into a model, with messages that say what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import WeightsError
+from ..weights import check_checkpoint_path, load_checkpoint
+
+
+def _state_dict(checkpoint, path) -> dict:
+    """The mapping of names to tensors in a checkpoint: plain, or under
+    ``model_state_dict`` (DeepGaze MR) or ``state_dict``."""
+    import torch
+
+    if isinstance(checkpoint, dict):
+        for key in ("model_state_dict", "state_dict"):
+            if isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+                break
+        if checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+            return checkpoint
+    raise WeightsError(f"{path} does not hold a state dict (a mapping of names to tensors); "
+                       "config 'weights': give the model's checkpoint file.")
+
+
+def load_state(model, path: str | Path, label: str, official_url: str):
+    """Load checkpoint ``path`` into ``model`` with ``strict=True``; return the model.
+
+    The key sets are compared first, so that a wrong or truncated file fails
+    with a message that names what is missing or unexpected.
+    """
+    path = check_checkpoint_path(path)
+    state = _state_dict(load_checkpoint(path), path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+
+        def few(keys):
+            return ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
+
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s) ({few(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s) ({few(unexpected)})")
+        raise WeightsError(
+            f"{path} is not a {label} checkpoint: " + "; ".join(parts) + ". Config 'weights': "
+            f"use the official file ({official_url}) or one saved from this model's state_dict()."
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:  # shape mismatches
+        raise WeightsError(f"{path} does not fit {label}: {error}") from error
+    return model
