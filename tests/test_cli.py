@@ -32,17 +32,23 @@ def test_steps_by_hand(tmp_path):
 def test_the_center_bias_used_is_stored(tmp_path):
     """The chunk store holds the log center bias the model added: resized, normalized."""
     from salience.models import build_model
+    from salience.models.center_bias import load_center_bias
 
     video = make_video(tmp_path / "clip.mp4", frames=2, size="48x32")
     bias = np.outer(np.hanning(10) + 0.1, np.hanning(12) + 0.1)
     np.save(tmp_path / "cb.npy", bias)
-    result = salience("predict", str(video), "--output", str(tmp_path / "s.zarr"), "--weights", "untrained",
-                      "--center-bias", str(tmp_path / "cb.npy"), "--device", "cpu")
+    result = salience("download", "--model", "deepgaze_mr", "--weights", "untrained",
+                      "--center-bias", str(tmp_path / "cb.npy"), "--output", str(tmp_path / "record.json"))
+    assert result.returncode == 0, result.stderr
+    result = salience("predict", str(video), "--output", str(tmp_path / "s.zarr"),
+                      "--weights-record", str(tmp_path / "record.json"), "--device", "cpu")
     assert result.returncode == 0, result.stderr
     stored = store.read_center_bias(tmp_path / "s.zarr")
     assert stored.shape == (32, 48) and stored.dtype == np.float32
     np.testing.assert_allclose(np.log(np.exp(stored.astype(np.float64)).sum()), 0, atol=1e-5)
-    expected = build_model("deepgaze_mr").log_center_bias(32, 48, (bias / bias.sum()).astype(np.float32))
+    # the file as the prediction job loads it (checked and normalized in float64)
+    center_bias = load_center_bias(tmp_path / "cb.npy", "probability_map")
+    expected = build_model("deepgaze_mr").log_center_bias(32, 48, center_bias)
     np.testing.assert_array_equal(stored, expected.numpy())
     assert not np.allclose(stored, stored.mean())  # the file's bias, not a uniform one
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .atomic import StagedDir
-from .errors import ConfigError, VideoError
+from .errors import ConfigError, SalienceError, VideoError
 from .encode import H264Writer
 from .video import VideoInfo, probe, read_frames
 
