@@ -48,8 +48,9 @@ def write_chunk_stores(folder, info, bounds):
     paths = []
     for start, stop in zip(bounds, bounds[1:]):
         path = folder / f"{Chunk(start, stop, 0).name}.zarr"
+        # shards of one frame: whole shards for any chunk bounds, as in a job
         store.write_frames(path, frames(start, stop), first=start, count=stop - start, height=height,
-                           width=width, attrs={})
+                           width=width, attrs={}, shard_frames=1)
         paths.append(path)
     return paths
 
@@ -93,7 +94,8 @@ def test_segments_joined_equal_one_job(tmp_path, case, crf):
     info = video.probe(source)
     bounds = [info.frame_count * k // 4 for k in range(5)]  # four segments of unequal starts
     chunk_paths = write_chunk_stores(tmp_path, info, bounds)
-    store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=info.frame_count, attrs={})
+    store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=info.frame_count, attrs={},
+                   timestamps=list(info.timestamps))
     single = tmp_path / "single_heatmap.mp4", tmp_path / "single_overlay.mp4"
     render.render_videos(tmp_path / "saliency.zarr", info, heatmap_path=single[0], overlay_path=single[1], crf=crf)
     joined = render_in_segments(tmp_path, info, chunk_paths, bounds, "joined", crf=crf)
@@ -147,7 +149,7 @@ def test_exports_in_parts_equal_one_export(tmp_path):
     info = video.probe(source)
     bounds = [0, 5, 12]
     chunk_paths = write_chunk_stores(tmp_path, info, bounds)
-    store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=12, attrs={})
+    store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=12, attrs={}, timestamps=list(info.timestamps))
     render.export_frames(tmp_path / "saliency.zarr", png_dir=tmp_path / "png_one", npy_dir=tmp_path / "npy_one")
     for kind in ("png", "npy"):
         parts = []
@@ -173,7 +175,7 @@ def test_global_normalization_in_segments_equals_one_job(tmp_path):
     info = video.probe(source)
     bounds = [0, 5, 12]
     chunk_paths = write_chunk_stores(tmp_path, info, bounds)
-    store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=12, attrs={})
+    store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=12, attrs={}, timestamps=list(info.timestamps))
     assert main(["density-peak", *map(str, chunk_paths), "--output", str(tmp_path / "peak.json")]) == 0
     vmax = render.global_density_max(zarr.open_group(str(tmp_path / "saliency.zarr"))["log_density"])
     assert json.loads((tmp_path / "peak.json").read_text())["density_max"] == vmax
