@@ -1,17 +1,19 @@
 # Saliency for videos: DeepGaze MR (video) or DeepGaze IIE / III (per frame).
 #
-#   video ─ probe_video ─┐
-#   download_weights ────┼─ predict_chunk (one GPU job per chunk) ─ assemble_zarr
-#                        │  └─ render_segment (per chunk, from its store) ─ join_videos
-#                        │  └─ export_segment (optional PNG / .npy) ─ export_png / export_npy
-#                        │  └─ evaluate.smk: with gaze/AOI CSVs, metrics, AOIs over
-#                        │     time, human heatmaps; figures of `snakemake --report`
+#   video ─ probe_video (checkpoint: one full decode plans the chunks)
+#   download_weights (submit host: the weights record)
+#     └─ predict_chunk ×N (one GPU job per chunk)
+#          ├─ render_segment ×N (each from its own chunk) ─ join_videos (heatmap.mp4, overlay.mp4)
+#          ├─ export_segment ×N (optional PNG / .npy) ─ export_png / export_npy
+#          └─ assemble_zarr (saliency.zarr: shard files linked, not copied)
+#               └─ evaluate.smk: with gaze / AOI CSVs, metrics, AOIs over time,
+#                  human heatmaps; the figures of `snakemake --report`
 #
 # Thin rules: each calls one step of `python -m salience` (workflow_scripts/salience).
 
 from snakemake.utils import min_version
 
-min_version("8.0")
+min_version("9.0")  # as pyproject.toml; tested with 9.27
 
 
 configfile: "config.yaml"
@@ -29,7 +31,7 @@ include: "rules/evaluate.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
         evaluation_outputs(),
-    default_target: True

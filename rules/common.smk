@@ -69,8 +69,9 @@ def chunk_of(wildcards):
 
 def chunk_outputs(wildcards):
     """Every chunk of the video, planned from its decoded frame count."""
-    chunks = plan.plan_chunks(video_info(wildcards).frame_count, config["chunk_frames"],
-                              MODEL.temporal_window)
+    chunks = plan.plan_chunks(
+        video_info(wildcards).frame_count, config["chunk_frames"], MODEL.temporal_window
+    )
     return [f"results/{wildcards.video}/chunks/{chunk.name}.zarr" for chunk in chunks]
 
 

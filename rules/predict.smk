@@ -7,12 +7,12 @@ checkpoint probe_video:
         video_path,
     output:
         "results/{video}/probe.json",
-    params:
-        on_decode_error=config["on_decode_error"],
-    conda:
-        "../envs/salience.yaml"
     log:
         "logs/{video}/probe_video.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        on_decode_error=config["on_decode_error"],
     shell:
         "python -m salience probe {input:q} --on-decode-error {params.on_decode_error} "
         "--output {output:q} > {log:q} 2>&1"
@@ -28,6 +28,23 @@ rule predict_chunk:
         # temp: removed once saliency.zarr holds them (a second full copy of
         # the maps otherwise); kept until then, so a stopped run resumes.
         temp(directory("results/{video}/chunks/{chunk}.zarr")),
+    log:
+        "logs/{video}/predict_chunk/{chunk}.log",
+    conda:
+        "../envs/salience.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=1,
+        cpus_per_task=config["threads"],
+        mem_mb=lambda wc: plan.chunk_mem_mb(
+            video_info(wc).width, video_info(wc).height, config["batch_size"]
+        ),
+        runtime=lambda wc: plan.chunk_runtime_minutes(
+            chunk_of(wc), video_info(wc).width, video_info(wc).height, config["model"]
+        ),
+        # Not params: they never change a result, so changing them reruns nothing.
+        batch_size=config["batch_size"],
+        device=config["device"],
     params:
         start=lambda wc: chunk_of(wc).start,
         stop=lambda wc: chunk_of(wc).stop,
@@ -36,22 +53,9 @@ rule predict_chunk:
         scale=result_config("scale"),
         fixation_history=result_config("fixation_history"),
         store_dtype=result_config("store_dtype"),
-        shard_frames=store.shard_frames_for(config["chunk_frames"], config["shard_frames"]),
-    threads: config["threads"]
-    resources:
-        gpu=1,
-        cpus_per_task=config["threads"],
-        mem_mb=lambda wc: plan.chunk_mem_mb(video_info(wc).width, video_info(wc).height, config["batch_size"]),
-        runtime=lambda wc: plan.chunk_runtime_minutes(
-            chunk_of(wc), video_info(wc).width, video_info(wc).height, config["model"]
+        shard_frames=store.shard_frames_for(
+            config["chunk_frames"], config["shard_frames"]
         ),
-        # Not params: they never change a result, so changing them reruns nothing.
-        batch_size=config["batch_size"],
-        device=config["device"],
-    conda:
-        "../envs/salience.yaml"
-    log:
-        "logs/{video}/predict_chunk/{chunk}.log",
     shell:
         "python -m salience predict {input.video:q} --probe {input.probe:q} --output {output:q} "
         "--start {params.start} --stop {params.stop} "
@@ -69,15 +73,15 @@ rule assemble_zarr:
         weights=weights_record(),
     output:
         directory("results/{video}/saliency.zarr"),
+    log:
+        "logs/{video}/assemble_zarr.log",
+    conda:
+        "../envs/salience.yaml"
     params:
         attrs=json.dumps(RESULT_CONFIG, sort_keys=True),
         store_dtype=result_config("store_dtype"),
         # chunk stores there that are not inputs (an older plan) are removed
         chunks_dir=lambda wc: f"results/{wc.video}/chunks",
-    conda:
-        "../envs/salience.yaml"
-    log:
-        "logs/{video}/assemble_zarr.log",
     shell:
         "python -m salience assemble {input.chunks:q} --probe {input.probe:q} "
         "--weights-record {input.weights:q} --attrs {params.attrs:q} "

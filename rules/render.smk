@@ -16,10 +16,10 @@ rule density_peak:
         video_stores,
     output:
         "results/{video}/density_peak.json",
-    conda:
-        "../envs/salience.yaml"
     log:
         "logs/{video}/density_peak.log",
+    conda:
+        "../envs/salience.yaml"
     shell:
         "python -m salience density-peak {input:q} --output {output:q} > {log:q} 2>&1"
 
@@ -33,14 +33,10 @@ rule render_segment:
     output:
         heatmap=temp("results/{video}/segments/heatmap/{segment}.mp4"),
         overlay=temp("results/{video}/segments/overlay/{segment}.mp4"),
-    params:
-        start=lambda wc: segments.Segment.parse(wc.segment).start,
-        stop=lambda wc: segments.Segment.parse(wc.segment).stop,
-        colormap=RENDER["colormap"],
-        opacity=RENDER["opacity"],
-        crf=RENDER["crf"],
-        preset=RENDER["preset"],
-        peak=lambda wc, input: f"--peak {input.peak}" if "peak" in input.keys() else "",
+    log:
+        "logs/{video}/render_segment/{segment}.log",
+    conda:
+        "../envs/salience.yaml"
     threads: RENDER["threads"]
     resources:
         cpus_per_task=RENDER["threads"],
@@ -49,12 +45,19 @@ rule render_segment:
         ),
         runtime=lambda wc, attempt: attempt
         * segments.segment_runtime_minutes(
-            segment_length(wc), video_info(wc).width, video_info(wc).height, RENDER["preset"]
+            segment_length(wc),
+            video_info(wc).width,
+            video_info(wc).height,
+            RENDER["preset"],
         ),
-    conda:
-        "../envs/salience.yaml"
-    log:
-        "logs/{video}/render_segment/{segment}.log",
+    params:
+        start=lambda wc: segments.Segment.parse(wc.segment).start,
+        stop=lambda wc: segments.Segment.parse(wc.segment).stop,
+        colormap=RENDER["colormap"],
+        opacity=RENDER["opacity"],
+        crf=RENDER["crf"],
+        preset=RENDER["preset"],
+        peak=lambda wc, input: f"--peak {input.peak}" if "peak" in input.keys() else "",
     shell:
         "python -m salience render-segment {input.stores:q} --probe {input.probe:q} "
         "--start {params.start} --stop {params.stop} "
@@ -73,13 +76,13 @@ rule join_videos:
         heatmap="results/{video}/heatmap.mp4",
         overlay="results/{video}/overlay.mp4",
         record="results/{video}/rendered/videos.json",
+    log:
+        "logs/{video}/join_videos.log",
+    conda:
+        "../envs/salience.yaml"
     params:
         audio="" if RENDER["audio"] else "--no-audio",
         render=json.dumps(TARGETS["videos"][1], sort_keys=True),
-    conda:
-        "../envs/salience.yaml"
-    log:
-        "logs/{video}/join_videos.log",
     shell:
         "(python -m salience join {input.heatmap:q} --probe {input.probe:q} "
         "--output {output.heatmap:q} {params.audio} && "
@@ -95,15 +98,15 @@ rule export_segment:
         probe="results/{video}/probe.json",
     output:
         temp(directory("results/{video}/segments/{part}/{segment}")),
+    log:
+        "logs/{video}/export_segment/{part}-{segment}.log",
+    conda:
+        "../envs/salience.yaml"
     params:
         start=lambda wc: segments.Segment.parse(wc.segment).start,
         stop=lambda wc: segments.Segment.parse(wc.segment).stop,
         colormap=RENDER["colormap"],
         peak=lambda wc, input: f"--peak {input.peak}" if "peak" in input.keys() else "",
-    conda:
-        "../envs/salience.yaml"
-    log:
-        "logs/{video}/export_segment/{part}-{segment}.log",
     shell:
         "python -m salience render-segment {input.stores:q} --probe {input.probe:q} "
         "--start {params.start} --stop {params.stop} --{wildcards.part}-dir {output:q} "
@@ -116,12 +119,12 @@ rule export_png:
     output:
         exports=directory("results/{video}/heatmap_png"),
         record="results/{video}/rendered/png.json",
-    params:
-        render=json.dumps(TARGETS["png"][1], sort_keys=True),
-    conda:
-        "../envs/salience.yaml"
     log:
         "logs/{video}/export_png.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        render=json.dumps(TARGETS["png"][1], sort_keys=True),
     shell:
         "(python -m salience join-dirs {input:q} --output {output.exports:q} && "
         "printf '%s\\n' {params.render:q} > {output.record:q}) > {log:q} 2>&1"
@@ -133,12 +136,12 @@ rule export_npy:
     output:
         exports=directory("results/{video}/log_density_npy"),
         record="results/{video}/rendered/npy.json",
-    params:
-        render=json.dumps(TARGETS["npy"][1], sort_keys=True),
-    conda:
-        "../envs/salience.yaml"
     log:
         "logs/{video}/export_npy.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        render=json.dumps(TARGETS["npy"][1], sort_keys=True),
     shell:
         "(python -m salience join-dirs {input:q} --output {output.exports:q} && "
         "printf '%s\\n' {params.render:q} > {output.record:q}) > {log:q} 2>&1"

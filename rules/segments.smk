@@ -16,7 +16,14 @@ RENDER = config["render"]
 # which maps_source tells a finished render from one to redo.
 RENDER_PARAMS = {
     key: RENDER[key]
-    for key in ("colormap", "normalization", "opacity", "crf", "preset", "segment_frames")
+    for key in (
+        "colormap",
+        "normalization",
+        "opacity",
+        "crf",
+        "preset",
+        "segment_frames",
+    )
 }
 
 
@@ -37,15 +44,23 @@ def chunk_of_segment(wildcards):
         config["chunk_frames"],
         MODEL.temporal_window,
     )
-    chunk = next(c for c in chunks if c.start <= segment.start and segment.stop <= c.stop)
+    chunk = next(
+        c for c in chunks if c.start <= segment.start and segment.stop <= c.stop
+    )
     return f"results/{wildcards.video}/chunks/{chunk.name}.zarr"
 
 
 # What each output was last rendered with (written by its join), and the
 # outputs themselves: see maps_source.
 TARGETS = {
-    "videos": (["heatmap.mp4", "overlay.mp4"], {**RENDER_PARAMS, "audio": RENDER["audio"]}),
-    "png": (["heatmap_png"], {k: RENDER[k] for k in ("colormap", "normalization", "segment_frames")}),
+    "videos": (
+        ["heatmap.mp4", "overlay.mp4"],
+        {**RENDER_PARAMS, "audio": RENDER["audio"]},
+    ),
+    "png": (
+        ["heatmap_png"],
+        {k: RENDER[k] for k in ("colormap", "normalization", "segment_frames")},
+    ),
     "npy": (["log_density_npy"], {"segment_frames": RENDER["segment_frames"]}),
 }
 

@@ -12,13 +12,13 @@ rule download_weights:
         unpack(model_files),
     output:
         "results/weights/{model}.json",
+    log:
+        "logs/download_weights/{model}.log",
+    conda:
+        "../envs/salience.yaml"
     params:
         weights=config["weights"],
         center_bias=config["center_bias"],
-    conda:
-        "../envs/salience.yaml"
-    log:
-        "logs/download_weights/{model}.log",
     shell:
         "python -m salience download --model {wildcards.model} "
         "--weights {params.weights:q} --center-bias {params.center_bias:q} "

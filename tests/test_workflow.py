@@ -42,9 +42,9 @@ def write_config(workdir: Path, **overrides) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
-def planned_jobs(workdir: Path) -> dict[str, int]:
+def planned_jobs(workdir: Path, *options: str) -> dict[str, int]:
     """Rule → number of jobs a dry run would execute (from its job stats table)."""
-    out = snakemake(workdir, "--dry-run", "--quiet", "rules").stdout
+    out = snakemake(workdir, *options, "--dry-run", "--quiet", "rules").stdout
     counts = {}
     for line in out.splitlines():
         match = re.fullmatch(r"\s*(\w+)\s+(\d+)\s*", line)
@@ -194,8 +194,13 @@ def test_killed_run_resumes_and_keeps_finished_chunks(finished_run, tmp_path):
     assert not (tmp_path / "results" / "clip" / "saliency.zarr").exists()
 
     snakemake(tmp_path, "--unlock")  # a SIGKILLed snakemake leaves its lock (README: resuming)
-    assert planned_jobs(tmp_path)["predict_chunk"] == 6 - len(finished)  # finished chunks are kept
-    snakemake(tmp_path, "--cores", "2")
+    # Finished chunks are kept. A chunk whose store was renamed into place in
+    # the instant before the kill may not have been recorded as finished by
+    # Snakemake, which then asks for --rerun-incomplete (the profiles set it)
+    # and redoes that one chunk.
+    planned = planned_jobs(tmp_path, "--rerun-incomplete")["predict_chunk"]
+    assert 6 - len(finished) <= planned <= 6 - len(finished) + 1
+    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete")
     np.testing.assert_allclose(log_density(tmp_path), log_density(finished_run), atol=1e-5, rtol=0)
     assert not [p for p in tmp_path.rglob("*partial*")]
     assert not list(chunks.glob("*.zarr"))  # temporary: gone once saliency.zarr holds them

@@ -254,7 +254,7 @@ def store_dtype_option(p) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .models import MODEL_NAMES
     from .store import SHARD_FRAMES
-    from .predict import HEAD_POLICIES, PRECISIONS
+    from .models.description import HEAD_POLICIES, PRECISION_NAMES
 
     parser = argparse.ArgumentParser(prog="python -m salience", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --weights untrained only; a record names its model")
     p.add_argument("--head", choices=HEAD_POLICIES, default="partial")
     p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--precision", choices=list(PRECISIONS), default="fp32")
+    p.add_argument("--precision", choices=PRECISION_NAMES, default="fp32")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int,
                    help="CPU threads for torch and for compressing the store (default: torch's choice)")

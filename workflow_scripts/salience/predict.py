@@ -34,13 +34,13 @@ import numpy as np
 import torch
 
 from .device import resolve_device
+from .models.description import HEAD_POLICIES, PRECISION_NAMES
 from .models.interface import WindowModel, model_kind
 from .prefetch import Prefetcher
 
 log = logging.getLogger(__name__)
 
-HEAD_POLICIES = ("partial", "pad", "skip")
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.bfloat16, torch.float16), strict=True))
 
 
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 #: apply" (the schema's default), so that editing them for another model reruns nothing.
 MODEL_OPTIONS = {"head": "partial", "scale": 1.0, "fixation_history": "center"}
 
+#: DeepGaze MR's ways with the first frames of a video, which have no full
+#: window (``predict.iter_log_density``).
+HEAD_POLICIES = ("partial", "pad", "skip")
+
+#: Backbone precisions (``predict.PRECISIONS`` maps them to torch dtypes).
+#: Named here, torch-free, so that the command line parses without torch.
+PRECISION_NAMES = ("fp32", "bf16", "fp16")
+
 #: How a file's content is laid out (``OfficialFile.format``).
 FILE_FORMATS = {
     "checkpoint_dict": "torch.save of a dict whose 'model_state_dict' maps names to tensors",
