@@ -296,6 +296,12 @@ def test_lint_is_clean(finished_run):
     assert "Congratulations" in result.stdout + result.stderr
 
 
+def test_rules_are_snakefmt_formatted():
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_weights_record_and_cli_steps_by_hand(finished_run):
     record = json.loads((finished_run / "results" / "weights" / "deepgaze_mr.json").read_text())
     assert record == {"format": 1, "model": "deepgaze_mr", "weights": "untrained",
