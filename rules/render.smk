@@ -27,6 +27,7 @@ rule density_peak:
 rule render_segment:
     input:
         unpack(peak_input),
+        unpack(aoi_outline_input),
         stores=segment_stores,
         video=video_path,
         probe="results/{video}/probe.json",
@@ -58,11 +59,14 @@ rule render_segment:
         crf=RENDER["crf"],
         preset=RENDER["preset"],
         peak=lambda wc, input: f"--peak {input.peak}" if "peak" in input.keys() else "",
+        aoi=lambda wc, input: (
+            f"--aoi {shlex.quote(input.aoi)}" if "aoi" in input.keys() else ""
+        ),
     shell:
         "python -m salience render-segment {input.stores:q} --probe {input.probe:q} "
         "--start {params.start} --stop {params.stop} "
         "--heatmap {output.heatmap:q} --overlay {output.overlay:q} "
-        "--colormap {params.colormap:q} {params.peak} --opacity {params.opacity} "
+        "--colormap {params.colormap:q} {params.peak} {params.aoi} --opacity {params.opacity} "
         "--crf {params.crf} --preset {params.preset} --threads {threads} > {log:q} 2>&1"
 
 
@@ -82,7 +86,7 @@ rule join_videos:
         "../envs/salience.yaml"
     params:
         audio="" if RENDER["audio"] else "--no-audio",
-        render=json.dumps(TARGETS["videos"][1], sort_keys=True),
+        render=lambda wc: json.dumps(render_params(wc.video, "videos"), sort_keys=True),
     shell:
         "(python -m salience join {input.heatmap:q} --probe {input.probe:q} "
         "--output {output.heatmap:q} {params.audio} && "

@@ -1,6 +1,8 @@
 # Planning the render segments and choosing the maps they read (rules in render.smk).
 
+import hashlib
 import os
+import shlex
 
 from salience import segments
 
@@ -23,6 +25,7 @@ RENDER_PARAMS = {
         "crf",
         "preset",
         "segment_frames",
+        "aoi_outlines",
     )
 }
 
@@ -69,9 +72,25 @@ def rendered_record(video, target):
     return f"results/{video}/rendered/{target}.json"
 
 
+def outlined_aoi(video):
+    """The AOI CSV whose outlines the overlay shows (render: aoi_outlines), else None."""
+    return str(AOI[video]) if RENDER["aoi_outlines"] and video in AOI else None
+
+
+def render_params(video, target):
+    """``target``'s settings for one video: with outlines, the AOI file's content too."""
+    params = dict(TARGETS[target][1])
+    aoi = outlined_aoi(video) if target == "videos" else None
+    if aoi is not None:
+        with open(aoi, "rb") as handle:
+            params["aoi_sha256"] = hashlib.sha256(handle.read()).hexdigest()
+    return params
+
+
 def render_is_current(video, target):
     """Whether ``target``'s outputs exist and were rendered with today's settings."""
-    names, params = TARGETS[target]
+    names, _ = TARGETS[target]
+    params = render_params(video, target)
     record = rendered_record(video, target)
     if not all(os.path.exists(f"results/{video}/{n}") for n in names + ["rendered"]):
         return False
@@ -111,6 +130,11 @@ def video_stores(wildcards):
     sources = {maps_source(wildcards, chunk, "videos") for chunk in chunks}
     assembled = f"results/{wildcards.video}/saliency.zarr"
     return [assembled] if assembled in sources else chunks
+
+
+def aoi_outline_input(wildcards):
+    aoi = outlined_aoi(wildcards.video)
+    return {"aoi": aoi} if aoi is not None else {}
 
 
 def peak_input(wildcards):

@@ -109,6 +109,30 @@ def test_report_holds_frames_plots_and_metrics(evaluated_run):
     assert "mean over videos" in by_rule["summarize_metrics"][0][1]["caption"]
 
 
+def test_aoi_outlines_on_the_overlay_rerender_only_the_videos(evaluated_run, tmp_path):
+    import shutil
+
+    import numpy as np
+    from videos import decode_all
+
+    run = tmp_path / "run"
+    shutil.copytree(evaluated_run, run, symlinks=True)  # mtimes kept: Snakemake sees a finished run
+    plain = decode_all(run / "results" / "clip" / "overlay.mp4")
+    write_config(run, render={"aoi_outlines": True})
+    out = snakemake(run, "--dry-run", "--quiet", "rules").stdout
+    planned = {line.split()[0] for line in out.splitlines()[1:] if line.strip() and line.split()[-1].isdigit()}
+    assert planned == {"render_segment", "join_videos", "all", "total"}, out  # no prediction again
+    snakemake(run, "--cores", "2")
+    outlined = decode_all(run / "results" / "clip" / "overlay.mp4")
+    assert len(outlined) == len(plain) == FRAMES
+    # the hud box (0,0)-(48,6) is outlined in cyan on every frame; far from the boxes nothing changed
+    top = outlined[5][1].astype(int)  # row 1: inside the 2-pixel outline
+    assert (top[:, 1] - top[:, 0]).mean() > 80 and (top[:, 2] - top[:, 0]).mean() > 80
+    unchanged = np.abs(outlined[5][26:, 14:28].astype(int) - plain[5][26:, 14:28].astype(int))
+    assert unchanged.max() <= 12  # encoder rounding only
+    assert not np.array_equal(outlined[5][:6], plain[5][:6])
+
+
 def test_videos_without_gaze_are_not_evaluated(tmp_path):
     make_video(tmp_path / "clip.mp4", frames=6, size=f"{WIDTH}x{HEIGHT}")
     make_video(tmp_path / "other.mp4", frames=6, size=f"{WIDTH}x{HEIGHT}")

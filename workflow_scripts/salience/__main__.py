@@ -212,6 +212,7 @@ def cmd_doctor(args) -> None:
     if not ok:
         raise SystemExit(2)
 def cmd_render_segment(args) -> None:
+    from .aoi import read_aoi_csv
     from .render import render_segment
 
     vmax = None
@@ -221,6 +222,7 @@ def cmd_render_segment(args) -> None:
         args.stores, _load_probe(args.probe), args.start, args.stop, heatmap_path=args.heatmap,
         overlay_path=args.overlay, png_dir=args.png_dir, npy_dir=args.npy_dir, cmap=args.colormap,
         vmax=vmax, opacity=args.opacity, crf=args.crf, preset=args.preset, threads=args.threads,
+        aois=read_aoi_csv(args.aoi) if args.aoi else None,
     )
 
 
@@ -351,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npy-dir", help="directory of this segment's log-density .npy files")
     p.add_argument("--colormap", default="inferno", help="any matplotlib colormap name")
     p.add_argument("--peak", help="JSON from density-peak: normalize by the video's peak (default: per frame)")
+    p.add_argument("--aoi", help="AOI CSV: their outlines drawn on the overlay (see 'aoi')")
     p.add_argument("--opacity", type=float, default=0.5)
     p.add_argument("--crf", type=int, default=18)
     p.add_argument("--preset", default="medium", help="x264 preset (speed against size)")

@@ -23,6 +23,7 @@ from contextlib import ExitStack
 import cv2
 import numpy as np
 
+from .aoi import draw_aois
 from .atomic import StagedDir
 from .errors import ConfigError, SalienceError, VideoError
 from .encode import H264Writer
@@ -133,7 +134,8 @@ def open_log_density(zarr_path):
 
 def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: str = "inferno",
                   normalization: str = "frame", opacity: float = 0.5, png_dir=None, npy_dir=None,
-                  audio: bool = True, crf: int = 18, preset: str = "medium", threads: int = 0) -> None:
+                  audio: bool = True, crf: int = 18, preset: str = "medium", threads: int = 0,
+                  aois=None) -> None:
     """Write the heatmap video and the overlay video of one saliency store, in one pass.
 
     ``source_video``: the source's ``VideoInfo`` (probe.json), or its path
@@ -155,7 +157,8 @@ def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: 
     Frame count mismatches between store and video raise VideoError and leave
     no output. ``crf`` and ``preset`` go to libx264, ``threads`` (0: x264's
     choice) to each of the two encoders; the encodes dominate the run time.
-    The workflow renders the same frames in segments instead
+    ``aois`` (``aoi.read_aoi_csv``): their outlines are drawn on the overlay
+    where and when they exist (at each frame's timestamp). The workflow renders the same frames in segments instead
     (``render_segment``, joined by ``segments.join_videos``).
     """
     _check_normalization(normalization)
@@ -166,13 +169,13 @@ def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: 
     vmax = global_density_max(maps.array(0)) if normalization == "global" else None
     _render_range(maps, info, info, 0, info.frame_count, heatmap_path=heatmap_path, overlay_path=overlay_path,
                   cmap=cmap, vmax=vmax, opacity=opacity, png_dir=png_dir, npy_dir=npy_dir, audio=audio,
-                  crf=crf, preset=preset, threads=threads)
+                  crf=crf, preset=preset, threads=threads, aois=aois)
 
 
 def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatmap_path=None,
                    overlay_path=None, cmap: str = "inferno", vmax: float | None = None,
                    opacity: float = 0.5, png_dir=None, npy_dir=None, crf: int = 18,
-                   preset: str = "medium", threads: int = 0) -> None:
+                   preset: str = "medium", threads: int = 0, aois=None) -> None:
     """Frames ``[start, stop)`` of the heatmap and overlay videos, as segment files (no audio).
 
     ``store_paths``: stores holding at least these frames: chunk stores (their
@@ -183,6 +186,7 @@ def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatm
     video's peak density (``global_density_max``). Exports go to
     ``png_dir``/``npy_dir`` named by the frame's index in the whole video
     (``render_videos``'s names). Any output may be None (not written).
+    ``aois``: outlines on the overlay, as in ``render_videos``.
     """
     from .segments import Segment, segment_info
 
@@ -190,7 +194,7 @@ def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatm
     maps = FrameMaps(store_paths)
     _render_range(maps, info, segment_info(info, segment), start, stop, heatmap_path=heatmap_path,
                   overlay_path=overlay_path, cmap=cmap, vmax=vmax, opacity=opacity, png_dir=png_dir,
-                  npy_dir=npy_dir, audio=False, crf=crf, preset=preset, threads=threads)
+                  npy_dir=npy_dir, audio=False, crf=crf, preset=preset, threads=threads, aois=aois)
 
 
 class FrameMaps:
@@ -234,7 +238,7 @@ class FrameMaps:
 
 def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start: int, stop: int, *,
                   heatmap_path, overlay_path, cmap, vmax, opacity, png_dir, npy_dir, audio, crf, preset,
-                  threads) -> None:
+                  threads, aois=None) -> None:
     """Colour frames [start, stop) of ``source`` and encode them at ``encoded``'s timestamps.
 
     Frames are read and coloured on a worker thread while this thread
@@ -261,6 +265,8 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
                 scaled = cv2.resize(scaled, size, interpolation=cv2.INTER_LINEAR)
             heat = _apply_lut(scaled, lut) if colour else None
             overlay = blend(next(frames), heat, opacity) if frames is not None else None
+            if aois and overlay is not None:
+                draw_aois(overlay, aois, source.timestamps[index])
             yield index, log_frame, heat, overlay
 
     with ExitStack() as outputs:  # on an exception every output is discarded
