@@ -88,18 +88,16 @@ def _temporary_pattern(name: str, suffix: str) -> re.Pattern:
 
 def remove_stale(directory: str, name: str, suffix: str) -> list[str]:
     """Remove the temporaries of output ``name`` that no live process holds; their paths."""
-    pattern = _temporary_pattern(name, suffix)
-    try:
-        entries = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    return [path for path in (os.path.join(directory, e) for e in entries if pattern.fullmatch(e))
-            if path not in _HELD and _remove_if_unlocked(path)]
+    return _remove_unheld(directory, _temporary_pattern(name, suffix))
 
 
 def remove_stale_temporaries(directory: str) -> list[str]:
     """Remove every stale temporary (``.<name>.<random>.partial...``) in ``directory``."""
-    pattern = re.compile(r"\..+\.[0-9a-f]{8}\.partial.*")
+    return _remove_unheld(directory, re.compile(r"\..+\.[0-9a-f]{8}\.partial.*"))
+
+
+def _remove_unheld(directory: str, pattern: re.Pattern) -> list[str]:
+    """Remove the entries of ``directory`` matching ``pattern`` that no live process holds."""
     try:
         entries = os.listdir(directory)
     except FileNotFoundError:
