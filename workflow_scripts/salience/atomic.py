@@ -23,6 +23,8 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # temporary path -> open descriptor holding its lock (closed when published or discarded)
 _HELD: dict[str, int] = {}
@@ -128,21 +130,33 @@ def _remove_if_unlocked(path: str) -> bool:
         os.close(descriptor)
 
 
-def write_text(path, text: str) -> None:
-    """Write a small text file (JSON, a checksum record) whole or not at all."""
+@contextmanager
+def staged_file(path, *, keep_extension: bool = False) -> Iterator[str]:
+    """A temporary path beside ``path`` to fill; renamed onto ``path`` when the block ends cleanly.
+
+    On an exception the temporary is deleted and nothing appears.
+    ``keep_extension``: the temporary ends in ``path``'s extension too (for
+    writers that choose a format by it: videos, figures).
+    """
     parent, name = os.path.split(os.path.abspath(os.fspath(path)))
     os.makedirs(parent, exist_ok=True)
-    temp = unused_sibling(parent, name, ".partial")
+    suffix = ".partial" + (os.path.splitext(name)[1] if keep_extension else "")
+    temp = unused_sibling(parent, name, suffix)
     try:
-        with open(temp, "w") as handle:
-            handle.write(text)
+        yield temp
         os.replace(temp, path)
     except BaseException:
         if os.path.lexists(temp):
             os.unlink(temp)
         raise
     finally:
-        release(temp)
+        release(temp)  # the lock that marked the temporary as live
+
+
+def write_text(path, text: str) -> None:
+    """Write a small text file (JSON, a checksum record) whole or not at all."""
+    with staged_file(path) as temp, open(temp, "w") as handle:
+        handle.write(text)
 
 
 class StagedDir:

@@ -14,11 +14,12 @@ import math
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import numpy as np
 import zarr
 
-from .atomic import release, unused_sibling
+from .atomic import staged_file
 from .errors import SalienceError
 from .gaze import load_gaze, sigma_pixels, timeline_of_store
 from .metrics import COLUMNS, METRICS, VideoEvaluator
@@ -90,13 +91,12 @@ class AtomicCSV:
     """A CSV written row by row under a temporary name, renamed into place on success."""
 
     def __init__(self, path, header):
-        self.path = os.fspath(path)
-        parent, name = os.path.split(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
-        self.temp = unused_sibling(parent, name, ".partial")
-        self.handle = open(self.temp, "w", newline="")
-        self.writer = csv.writer(self.handle, lineterminator="\n")
-        self.writer.writerow(header)
+        with ExitStack() as stack:  # a failure here unwinds what was opened
+            temp = stack.enter_context(staged_file(path))
+            handle = stack.enter_context(open(temp, "w", newline=""))
+            self.writer = csv.writer(handle, lineterminator="\n")
+            self.writer.writerow(header)
+            self._outputs = stack.pop_all()  # closed (file first, then renamed) by __exit__
 
     def row(self, values) -> None:
         self.writer.writerow([_cell(v) for v in values])
@@ -105,14 +105,7 @@ class AtomicCSV:
         return self
 
     def __exit__(self, exc_type, exc, traceback):
-        try:
-            self.handle.close()
-            if exc_type is None:
-                os.replace(self.temp, self.path)
-            else:
-                os.unlink(self.temp)
-        finally:
-            release(self.temp)  # the lock that marks the temporary as live
+        return self._outputs.__exit__(exc_type, exc, traceback)
 
 
 def _cell(value) -> str:

@@ -7,9 +7,8 @@ same bytes.
 from __future__ import annotations
 
 import csv
-import os
 
-from .atomic import release, unused_sibling
+from .atomic import staged_file
 
 
 def _pyplot():
@@ -23,18 +22,8 @@ def _pyplot():
 
 def save_figure(figure, output) -> None:
     """Save a matplotlib figure to ``output`` whole or not at all."""
-    parent, name = os.path.split(os.path.abspath(os.fspath(output)))
-    os.makedirs(parent, exist_ok=True)
-    temp = unused_sibling(parent, name, ".partial" + os.path.splitext(name)[1])
-    try:
+    with staged_file(output, keep_extension=True) as temp:
         figure.savefig(temp, metadata={"Date": None} if temp.endswith(".svg") else None)
-        os.replace(temp, output)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-    finally:
-        release(temp)
 
 
 def plot_aoi(aoi_csv, output, *, title: str = "") -> None:

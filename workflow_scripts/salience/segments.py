@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .atomic import StagedDir, unused_sibling
+from .atomic import StagedDir, staged_file
 from .errors import ConfigError, VideoError
 from .video import VideoInfo
 
@@ -100,18 +100,15 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
     segments = [Segment.parse(os.path.splitext(os.path.basename(os.fspath(p)))[0]) for p in segment_paths]
     _check_tiling(segments, info.frame_count, output)
     output = os.fspath(output)
-    directory, name = os.path.split(os.path.abspath(output))
-    os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(name)[1] or ".mp4"
-    temp = unused_sibling(directory, name, f".partial{suffix}")
+    suffix = os.path.splitext(output)[1] or ".mp4"
     with_audio = bool(audio and info.has_audio)
     time_base = Fraction(info.time_base)
     origin_ticks = round(Fraction(timeline_origin(info, with_audio)) / time_base)
     frame_pts = [p - origin_ticks for p in info.pts]  # the output's presentation times, frame order
     delay = _reorder_delay(segment_paths, segments, info, frame_pts, time_base)
     first_step = frame_pts[1] - frame_pts[0] if len(frame_pts) > 1 else 1
-    try:
-        options = {"movflags": "+faststart"} if suffix.lower() in _MP4_FAMILY else {}
+    options = {"movflags": "+faststart"} if suffix.lower() in _MP4_FAMILY else {}
+    with staged_file(output, keep_extension=True) as temp:
         with av.open(temp, "w", format=_format_of(suffix), options=options) as out:
             video_out = extradata = audio_copy = None
             decoded = 0  # packets muxed so far: the decode-order index
@@ -147,11 +144,6 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
                         decoded += 1
             if audio_copy is not None:
                 audio_copy.copy(until=info.end_time)
-        os.replace(temp, output)
-    except BaseException:
-        if os.path.lexists(temp):
-            os.unlink(temp)
-        raise
 
 
 def _reorder_delay(segment_paths, segments, info: VideoInfo, frame_pts, time_base) -> int:
