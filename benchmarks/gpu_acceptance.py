@@ -42,7 +42,7 @@ recipe weights (speed does not depend on their values; the official
 checkpoint is never downloaded here).
 
 On the GPU machine lent to sessions, whose Python lacks zarr, numcodecs and
-imageio-ffmpeg, ``gpu_acceptance.sh`` installs the wheels carried in
+PyAV, ``gpu_acceptance.sh`` installs the wheels carried in
 ``.whl/`` first (see that script's header for the ``pip download`` recipe).
 """
 

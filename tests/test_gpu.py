@@ -15,7 +15,7 @@ import pytest
 import torch
 from recipe import fill_with_recipe
 from test_predict_speed import BF16_BOUNDS, FP16_BOUNDS, assert_within
-from videos import make_video
+from videos import make_video_without_ffmpeg as make_video  # the GPU machine has no ffmpeg binary
 
 from salience.device import doctor, inspect_cuda, problem, resolve_device
 from salience.models import build_model

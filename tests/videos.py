@@ -66,6 +66,27 @@ def make_video(path: str | Path, *, frames: int = 40, size: str = "64x48", fps: 
     return path
 
 
+def make_video_without_ffmpeg(path: str | Path, *, frames: int = 40, size: str = "64x48", fps: int = 25) -> Path:
+    """``make_video`` through PyAV alone (no audio): for the GPU machine, which has no ffmpeg binary."""
+    from fractions import Fraction
+
+    import av
+
+    path = Path(path)
+    width, height = (int(n) for n in size.split("x"))
+    with av.open(f"testsrc2=size={size}:rate={fps}", format="lavfi") as pattern, av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"bf": "3", "g": "12"}
+        for index, frame in enumerate(pattern.decode(video=0)):
+            if index == frames:
+                break
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
 # --------------------------------------------------------------------------- the recordings matrix
 
 _H264 = ["-c:v", "libx264", "-bf", "2", "-g", "8", "-pix_fmt", "yuv420p"]
