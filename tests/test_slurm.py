@@ -137,6 +137,9 @@ def _workdir(base: Path, video: Path) -> Path:
         "model: deepgaze_mr\n"
         "weights: untrained\n"
         f"chunk_frames: {CHUNK}\n"
+        # Shards of 2 frames: a chunk's frames reach the disk while it runs,
+        # so that a job can be caught (and killed) mid-chunk.
+        "shard_frames: 2\n"
         f"batch_size: {BATCH}\n"
         "threads: 2\n"
         # The test node's GPUs are fakes: a job given a GPU it cannot use
