@@ -133,8 +133,7 @@ def frame_rows(density: np.ndarray, aois: list[AOI], t: float, points=None):
 
 def aoi_table(store_path, aoi_path, output, *, gaze_path=None) -> None:
     """Write aoi.csv for a store: every frame, every AOI present (streams the store frame by frame)."""
-    from .evaluate import AtomicCSV, read_frames_ahead
-    from .store import open_store
+    from .evaluate import AtomicCSV, open_store, read_frames_ahead
     from .gaze import load_gaze, timeline_of_store
 
     aois = read_aoi_csv(aoi_path)

@@ -12,8 +12,7 @@ import math
 
 import numpy as np
 
-from .evaluate import AtomicCSV, read_frames_ahead
-from .store import open_store
+from .evaluate import AtomicCSV, open_store, read_frames_ahead
 
 COLUMNS = ("frame", "time", "entropy_bits", "top5_mass")
 TOP_SHARE = 0.05

@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import numpy as np
+import zarr
 
 from .atomic import staged_file
-from .store import open_store
 from .errors import SalienceError
 from .gaze import load_gaze, sigma_pixels, timeline_of_store
 from .metrics import COLUMNS, METRICS, VideoEvaluator
@@ -28,6 +28,20 @@ from .store import CENTER_BIAS
 log = logging.getLogger(__name__)
 
 READ_AHEAD = 4  # frames decoded ahead of the metrics
+
+
+def open_store(path):
+    """A saliency store's group (read only), checked to hold a (T, H, W) ``log_density``."""
+    path = os.fspath(path)
+    try:
+        group = zarr.open_group(path, mode="r")
+        array = group["log_density"]
+    except (FileNotFoundError, KeyError) as error:
+        raise SalienceError(f"{path}: no saliency store with a 'log_density' array here. "
+                            "Run the prediction step first.") from error
+    if array.ndim != 3:
+        raise SalienceError(f"{path}: 'log_density' must be (T, H, W), got shape {array.shape}")
+    return group
 
 
 def log_center_bias(group, path) -> np.ndarray:

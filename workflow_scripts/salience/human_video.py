@@ -20,11 +20,10 @@ from contextlib import ExitStack
 import numpy as np
 
 from .errors import VideoError
-from .evaluate import read_frames_ahead
+from .evaluate import open_store, read_frames_ahead
 from .gaze import EmpiricalDensity, load_gaze, sigma_pixels, timeline_of_store
 from .encode import H264Writer
 from .render import blend, colorize, global_density_max
-from .store import open_store
 from .video import VideoInfo, read_frames
 
 

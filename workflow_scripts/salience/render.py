@@ -27,8 +27,6 @@ from .aoi import draw_aois
 from .atomic import StagedDir
 from .errors import ConfigError, SalienceError, VideoError
 from .encode import H264Writer
-from .prefetch import Prefetcher
-from .store import ARRAY, open_array, open_store
 from .video import VideoInfo, probe, read_frames
 
 NORMALIZATIONS = ("frame", "global")
@@ -127,6 +125,13 @@ def global_density_max(log_density_array) -> float:
 # --------------------------------------------------------------------------- the renderer
 
 
+def open_log_density(zarr_path):
+    """The ``log_density`` array of a saliency store, opened read-only (nothing loaded)."""
+    from .store import open_array
+
+    return open_array(zarr_path)
+
+
 def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: str = "inferno",
                   normalization: str = "frame", opacity: float = 0.5, png_dir=None, npy_dir=None,
                   audio: bool = True, crf: int = 18, preset: str = "medium", threads: int = 0,
@@ -200,11 +205,16 @@ class FrameMaps:
     """
 
     def __init__(self, store_paths):
+        import zarr
+
+        from .store import open_array
+
         self._parts = []
         for path in store_paths:
-            group = open_store(path)  # a clear error for a path that holds no (T, H, W) store
-            array = group[ARRAY]
-            first = int(group.attrs.get("first_frame", 0))
+            array = open_array(path)  # a clear error for a path that holds no store
+            first = int(zarr.open_group(os.fspath(path), mode="r").attrs.get("first_frame", 0))
+            if array.ndim != 3:
+                raise SalienceError(f"{path}: 'log_density' must be (T, H, W), got shape {array.shape}")
             self._parts.append((first, first + array.shape[0], array, os.fspath(path)))
         self._parts.sort(key=lambda part: part[0])
         if not self._parts:
@@ -272,8 +282,7 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
         pngs = outputs.enter_context(StagedDir(png_dir)) if png_dir is not None else None
         npys = outputs.enter_context(StagedDir(npy_dir)) if npy_dir is not None else None
 
-        coloured_frames = outputs.enter_context(Prefetcher(coloured(), depth=4, name="salience-colour"))
-        for index, log_frame, heat, overlay in coloured_frames:
+        for index, log_frame, heat, overlay in _ahead(coloured(), depth=4):
             if heat_writer is not None:
                 heat_writer.write(heat)
             if overlay_writer is not None:
@@ -283,6 +292,50 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
         # encoder leaves none of the outputs rather than some of them.
         for writer in writers:
             writer.finish()
+
+
+def _ahead(items, depth: int):
+    """Iterate ``items`` on a worker thread, at most ``depth`` items ahead; its errors re-raised here."""
+    import queue
+    import threading
+
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((done, None))
+        except BaseException as error:  # handed to the consumer
+            buffer.put((done, error))
+
+    worker = threading.Thread(target=work, name="salience-colour", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let it see the stop flag and close the video
+            try:
+                buffer.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def _export_frame(index, digits, heat, log_frame, pngs, npys) -> None:
@@ -311,7 +364,7 @@ def export_frames(zarr_path, *, png_dir=None, npy_dir=None, cmap: str = "inferno
     """
     _check_normalization(normalization)
     lut = colormap_lut(cmap)
-    log_density = open_array(zarr_path)
+    log_density = open_log_density(zarr_path)
     frame_count = log_density.shape[0]
     vmax = global_density_max(log_density) if normalization == "global" and png_dir else None
     digits = max(6, len(str(frame_count)))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .atomic import StagedDir
-from .store import open_store
+from .evaluate import open_store
 from .gaze import EmpiricalDensity, load_gaze, sigma_pixels, timeline_of_store
 from .render import blend, colorize
 from .video import VideoInfo, read_frames

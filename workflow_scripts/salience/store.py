@@ -305,20 +305,17 @@ def _open_group(path: str | Path) -> zarr.Group:
 
 
 @_quiet_codecs
-def open_store(path: str | Path) -> zarr.Group:
-    """An existing store's group (read only, nothing loaded), checked to hold a (T, H, W) ``log_density``."""
-    group = _open_group(path)
-    if ARRAY not in group:
-        raise SalienceError(f"{path}: no saliency store with a '{ARRAY}' array here. Run the prediction step first.")
-    array = group[ARRAY]
-    if array.ndim != 3:
-        raise SalienceError(f"{path}: '{ARRAY}' must be (T, H, W), got shape {array.shape}")
-    return group
-
-
 def open_array(path: str | Path) -> zarr.Array:
     """The ``log_density`` array of an existing store (read only, nothing loaded)."""
-    return open_store(path)[ARRAY]
+    try:
+        array = _open_group(path)[ARRAY]
+    except KeyError as error:
+        raise SalienceError(
+            f"{path}: no saliency store with a '{ARRAY}' array here. Run the prediction step first."
+        ) from error
+    if array.ndim != 3:
+        raise SalienceError(f"{path}: '{ARRAY}' must be (T, H, W), got shape {array.shape}")
+    return array
 
 
 # --------------------------------------------------------------------------- assembly
