@@ -397,6 +397,8 @@ def main(argv=None) -> int:
                 last = str(error).strip().splitlines()[-1]
                 result = "failed: " + ("out of memory" if "OutOfMemoryError" in str(error) else last[:120])
                 print(f"    {result}", file=sys.stderr, flush=True)
+            else:  # each row's figures as soon as they exist: a run cut short keeps what it measured
+                print(f"    {result}", file=sys.stderr, flush=True)
             measured.append((row, result))
         table = table_rows(measured, tflops)
     print()

@@ -101,7 +101,9 @@ def test_frames_travel_as_pinned_uint8_and_are_scaled_on_the_gpu():
     assert on_gpu.is_cuda and on_gpu.dtype == torch.float32
     assert on_gpu.is_contiguous(memory_format=torch.channels_last)
     expected = torch.from_numpy(np.stack(frames[:4])).permute(0, 3, 1, 2).float() / 255
-    torch.testing.assert_close(on_gpu.cpu(), expected, atol=0, rtol=0)
+    # CUDA divides by a scalar as a multiplication by its reciprocal: within one float32 ulp of the
+    # CPU's division (measured on an H200: 49 % of values 1 ulp off, none more).
+    torch.testing.assert_close(on_gpu.cpu(), expected, atol=0, rtol=torch.finfo(torch.float32).eps)
 
 
 def test_the_output_copy_is_queued_behind_the_computation():
