@@ -8,8 +8,8 @@ import pytest
 from stores import make_store, normalized
 
 from salience.__main__ import main
-from salience.aoi import draw_aois, frame_rows, pixel_box, read_aoi_csv
-from salience.tables import TableError
+from salience.evaluation.aoi import draw_aois, frame_rows, pixel_box, read_aoi_csv
+from salience.evaluation.tables import TableError
 
 
 def write(tmp_path, text):
@@ -73,7 +73,7 @@ def test_shares_by_hand():
 
 
 def read_aoi_from_rows(rows):
-    from salience.aoi import AOI
+    from salience.evaluation.aoi import AOI
 
     return [AOI(name, np.array([[x0, y0, x1, y1]], float), np.empty(0)) for name, x0, y0, x1, y1 in rows]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from salience.errors import ConfigError
-from salience.eyetracking_files import checked_files, files_per_video
-from salience.tables import TableError
+from salience.evaluation.files import checked_files, files_per_video
+from salience.evaluation.tables import TableError
 
 
 def test_pattern_mapping_and_errors(tmp_path):

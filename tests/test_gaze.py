@@ -8,9 +8,9 @@ import zarr
 from scipy.ndimage import gaussian_filter
 from stores import make_store, random_maps
 
-from salience.gaze import (EmpiricalDensity, Timeline, assign_to_frames, read_gaze_csv, sigma_pixels,
-                           timeline_of_store)
-from salience.tables import TableError
+from salience.evaluation.density import EmpiricalDensity, sigma_pixels
+from salience.evaluation.gaze import Timeline, assign_to_frames, read_gaze_csv, timeline_of_store
+from salience.evaluation.tables import TableError
 
 
 def write(tmp_path, text, name="gaze.csv"):

@@ -6,7 +6,7 @@ import numpy as np
 from stores import make_store, normalized
 from videos import decode_all, frame_times, make_video, stream_info
 
-from salience.human_video import render_human_videos
+from salience.evaluation.human_video import render_human_videos
 from salience.video import probe
 
 
@@ -43,7 +43,7 @@ def test_human_heatmap_is_bright_where_people_looked(tmp_path):
 def test_snapshots_spread_over_the_video(tmp_path):
     import cv2
 
-    from salience.snapshots import snapshot_frames, write_snapshots
+    from salience.evaluation.snapshots import snapshot_frames, write_snapshots
 
     assert snapshot_frames(100, 4) == [0, 33, 66, 99] and snapshot_frames(2, 4) == [0, 1]
     make_video(tmp_path / "clip.mp4", frames=9, size="32x24", fps=10)

@@ -12,9 +12,10 @@ from scipy.ndimage import gaussian_filter
 from stores import make_store, normalized, random_maps
 
 from salience.__main__ import main
-from salience.evaluate import summarize
-from salience.gaze import GazeOnFrames, sigma_pixels
-from salience.metrics import COLUMNS, EPS, VideoEvaluator, auc
+from salience.evaluation.density import sigma_pixels
+from salience.evaluation.evaluate import summarize
+from salience.evaluation.gaze import GazeOnFrames
+from salience.evaluation.metrics import COLUMNS, EPS, VideoEvaluator, auc
 
 TINY_SIGMA = 0.1  # kernel radius 0: the empirical density is the impulses themselves
 
@@ -163,7 +164,7 @@ def test_store_without_center_bias_is_refused_with_the_fix(tmp_path):
     gaze = tmp_path / "gaze.csv"
     gaze.write_text("frame,x,y\n0,1,1\n")
     with pytest.raises(Exception, match="no 'log_center_bias'.*Re-run its assembly"):
-        from salience.evaluate import evaluate
+        from salience.evaluation.evaluate import evaluate
 
         evaluate(path, gaze, tmp_path / "m.csv", pixels_per_degree=2)
     assert not (tmp_path / "m.csv").exists()
@@ -195,20 +196,20 @@ def test_weighted_auc_equals_the_plain_count_on_repeated_negatives():
 
 
 def test_auc_blocks_do_not_change_the_result(monkeypatch):
-    import salience.metrics
+    import salience.evaluation.metrics
 
     rng = np.random.default_rng(4)
     negatives = np.round(rng.normal(size=1000), 1).astype(np.float32)
     positives = negatives[rng.integers(0, 1000, 30)]
     whole = auc(positives, negatives)
-    monkeypatch.setattr(salience.metrics, "COMPARE_BLOCK", 7)
+    monkeypatch.setattr(salience.evaluation.metrics, "COMPARE_BLOCK", 7)
     assert auc(positives, negatives) == whole
     expected = np.mean([(p > negatives).mean() + 0.5 * (p == negatives).mean() for p in positives])
     assert whole == pytest.approx(expected, abs=1e-12)
 
 
 def test_csv_outputs_appear_whole_or_not_at_all(tmp_path):
-    from salience.evaluate import AtomicCSV
+    from salience.evaluation.evaluate import AtomicCSV
 
     with pytest.raises(RuntimeError):
         with AtomicCSV(tmp_path / "m.csv", ["a"]) as table:

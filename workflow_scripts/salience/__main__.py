@@ -212,7 +212,7 @@ def cmd_doctor(args) -> None:
     if not ok:
         raise SystemExit(2)
 def cmd_render_segment(args) -> None:
-    from .aoi import read_aoi_csv
+    from .evaluation.aoi import read_aoi_csv
     from .render import render_segment
 
     vmax = None
@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stores", nargs="+")
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_density_peak)
-    from .cli_evaluation import add_evaluation_steps
+    from .evaluation.cli import add_evaluation_steps
 
     add_evaluation_steps(steps)
     return parser

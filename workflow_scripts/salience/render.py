@@ -23,7 +23,7 @@ from contextlib import ExitStack
 import cv2
 import numpy as np
 
-from .aoi import draw_aois
+from .evaluation.aoi import draw_aois
 from .atomic import StagedDir
 from .errors import ConfigError, SalienceError, VideoError
 from .encode import H264Writer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 
-from .atomic import staged_file
+from ..atomic import staged_file
 
 
 def _pyplot():

@@ -1,6 +1,6 @@
 """Videos of human gaze: the empirical density as a heatmap, and model beside human.
 
-- ``human_heatmap.mp4``: each frame's empirical density (``gaze.EmpiricalDensity``),
+- ``human_heatmap.mp4``: each frame's empirical density (``density.EmpiricalDensity``),
   coloured like heatmap.mp4 (same colormap and normalization; a frame
   without gaze is the colormap's lowest colour).
 - ``model_vs_human.mp4``: the source with the model's overlay on the left and
@@ -19,12 +19,13 @@ from contextlib import ExitStack
 
 import numpy as np
 
-from .errors import VideoError
+from ..errors import VideoError
 from .evaluate import open_store, read_frames_ahead
-from .gaze import EmpiricalDensity, load_gaze, sigma_pixels, timeline_of_store
-from .encode import H264Writer
-from .render import blend, colorize, global_density_max
-from .video import VideoInfo, read_frames
+from .density import EmpiricalDensity, sigma_pixels
+from .gaze import load_gaze, timeline_of_store
+from ..encode import H264Writer
+from ..render import blend, colorize, global_density_max
+from ..video import VideoInfo, read_frames
 
 
 def _log(density: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Definitions (p: the model's density of the frame, renormalized in float64 so
 that it sums to 1 even for float16 stores; b: the model's center bias, sums
-to 1; g: the empirical density of the frame's points, ``gaze.EmpiricalDensity``;
+to 1; g: the empirical density of the frame's points, ``density.EmpiricalDensity``;
 points at integer pixels; N = H*W pixels):
 
 - ``log_likelihood_bits``: mean over points of log2 p[y,x] + log2 N (bits per
@@ -31,7 +31,8 @@ import threading
 
 import numpy as np
 
-from .gaze import EmpiricalDensity, GazeOnFrames
+from .density import EmpiricalDensity
+from .gaze import GazeOnFrames
 
 EPS = 2.2204e-16  # the MIT/Tübingen benchmark's regularization of KLDiv
 LN2 = math.log(2.0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SalienceError
+from ..errors import SalienceError
 
 
 class TableError(SalienceError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import SalienceError
+from ..errors import SalienceError
 
 
 def cmd_evaluate(args) -> None:
@@ -54,7 +54,7 @@ def cmd_concentration(args) -> None:
 
 def cmd_human(args) -> None:
     from .human_video import render_human_videos
-    from .video import load_probe
+    from ..video import load_probe
 
     render_human_videos(args.store, load_probe(args.probe), args.gaze, human_heatmap=args.heatmap,
                         model_vs_human=args.pair, pixels_per_degree=args.pixels_per_degree,
@@ -65,7 +65,7 @@ def cmd_human(args) -> None:
 
 def cmd_snapshots(args) -> None:
     from .snapshots import write_snapshots
-    from .video import load_probe
+    from ..video import load_probe
 
     if args.gaze and not args.pixels_per_degree:
         raise SalienceError("snapshots: --gaze needs --pixels-per-degree")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .atomic import write_text
-from .errors import ConfigError
+from ..atomic import write_text
+from ..errors import ConfigError
 
 
 def files_per_video(key: str, setting, video_ids, base=".") -> dict[str, Path]:

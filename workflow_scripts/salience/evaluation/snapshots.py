@@ -10,11 +10,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .atomic import StagedDir
+from ..atomic import StagedDir
 from .evaluate import open_store
-from .gaze import EmpiricalDensity, load_gaze, sigma_pixels, timeline_of_store
-from .render import blend, colorize
-from .video import VideoInfo, read_frames
+from .density import EmpiricalDensity, sigma_pixels
+from .gaze import load_gaze, timeline_of_store
+from ..render import blend, colorize
+from ..video import VideoInfo, read_frames
 
 
 def snapshot_frames(frame_count: int, count: int) -> list[int]:

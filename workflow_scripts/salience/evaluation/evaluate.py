@@ -19,11 +19,12 @@ from contextlib import ExitStack
 import numpy as np
 import zarr
 
-from .atomic import staged_file
-from .errors import SalienceError
-from .gaze import load_gaze, sigma_pixels, timeline_of_store
+from ..atomic import staged_file
+from ..errors import SalienceError
+from .density import sigma_pixels
+from .gaze import load_gaze, timeline_of_store
 from .metrics import COLUMNS, METRICS, VideoEvaluator
-from .store import CENTER_BIAS
+from ..store import CENTER_BIAS
 
 log = logging.getLogger(__name__)
 
