@@ -3,7 +3,7 @@
     python benchmarks/bench_render.py                       # 720p and 1080p, 48 frames per row
     python benchmarks/bench_render.py --frames 24 --presets medium   # quicker
 
-One table. Every row is ``salience.render.render_segment`` (the segment job:
+One table. Every row is ``salience.rendering.videos.render_segment`` (the segment job:
 decode the source, read the maps from a chunk store, colour, blend, encode
 both videos with libx264 at crf 18), run in a fresh process:
 
@@ -58,7 +58,8 @@ def prepare(folder: Path, frames: int, width: int, height: int):
 
 def render_job(info, maps, start, stop, folder, preset="medium", threads=2):
     """One segment job in this process; (seconds, bytes of both videos)."""
-    from salience import render, segments
+    from salience import segments
+    from salience.rendering import videos as render
 
     name = segments.Segment(start, stop).name
     heatmap, overlay = folder / "heatmap" / f"{name}.mp4", folder / "overlay" / f"{name}.mp4"

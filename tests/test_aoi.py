@@ -8,7 +8,8 @@ import pytest
 from stores import make_store, normalized
 
 from salience.__main__ import main
-from salience.evaluation.aoi import draw_aois, frame_rows, pixel_box, read_aoi_csv
+from salience.evaluation.aoi import frame_rows, pixel_box, read_aoi_csv
+from salience.rendering.aoi_outlines import draw_aois
 from salience.evaluation.tables import TableError
 
 

@@ -14,7 +14,9 @@ import zarr
 
 from videos import decode_all, ffmpeg
 
-from salience import encode, render, video
+from salience import encode, video
+from salience.rendering import colour
+from salience.rendering import videos as render
 from salience.errors import ConfigError, VideoError
 
 FRAMES = 20
@@ -73,8 +75,8 @@ def hidden_leftovers(folder) -> list[str]:
 
 def test_colorize_puts_top_colour_at_density_max():
     log_density, (py, px) = blob_log_density(64, 96, 3, 10)
-    lut = render.colormap_lut("inferno")
-    heat = render.colorize(log_density)
+    lut = colour.colormap_lut("inferno")
+    heat = colour.colorize(log_density)
     assert heat.dtype == np.uint8 and heat.shape == (64, 96, 3)
     assert tuple(heat[py, px]) == tuple(lut[255])
     assert tuple(heat[0, 95]) == tuple(lut[0])  # far from the peak: density ~ 0
@@ -82,7 +84,7 @@ def test_colorize_puts_top_colour_at_density_max():
     import matplotlib
 
     top = np.round(np.array(matplotlib.colormaps["viridis"](1.0)[:3]) * 255).astype(np.uint8)
-    assert tuple(render.colorize(log_density, cmap="viridis")[py, px]) == tuple(top)
+    assert tuple(colour.colorize(log_density, cmap="viridis")[py, px]) == tuple(top)
 
 
 def test_frame_and_global_normalization_differ():
@@ -91,35 +93,35 @@ def test_frame_and_global_normalization_differ():
     weak = strong + np.float32(math.log(0.6))
     weak[0, 0] = -np.inf  # no mass there
     store = np.stack([strong, weak])
-    vmax = render.global_density_max(store)
+    vmax = colour.global_density_max(store)
     assert vmax == pytest.approx(float(np.exp(strong.max())), rel=1e-6)
-    lut = render.colormap_lut("inferno")
+    lut = colour.colormap_lut("inferno")
     peak = np.unravel_index(np.argmax(strong), strong.shape)
     # per frame: both frames reach the top colour
-    assert tuple(render.colorize(weak)[peak]) == tuple(lut[255])
+    assert tuple(colour.colorize(weak)[peak]) == tuple(lut[255])
     # global: the weak frame's peak sits at 0.6 of the colormap (0.6 * 255 = 153)
-    assert tuple(render.colorize(weak, vmax=vmax)[peak]) == tuple(lut[153])
-    assert tuple(render.colorize(strong, vmax=vmax)[peak]) == tuple(lut[255])
+    assert tuple(colour.colorize(weak, vmax=vmax)[peak]) == tuple(lut[153])
+    assert tuple(colour.colorize(strong, vmax=vmax)[peak]) == tuple(lut[255])
     # global with a vmax below the frame's max clips to the top colour
-    assert tuple(render.colorize(strong, vmax=vmax / 4)[peak]) == tuple(lut[255])
-    assert tuple(render.colorize(weak)[0, 0]) == tuple(lut[0])
+    assert tuple(colour.colorize(strong, vmax=vmax / 4)[peak]) == tuple(lut[255])
+    assert tuple(colour.colorize(weak)[0, 0]) == tuple(lut[0])
 
 
 def test_blend():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)
     heat = rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)
-    assert np.array_equal(render.blend(frame, heat, 0.0), frame)
-    assert np.array_equal(render.blend(frame, heat, 1.0), heat)
-    half = render.blend(frame, heat, 0.5).astype(int)
+    assert np.array_equal(colour.blend(frame, heat, 0.0), frame)
+    assert np.array_equal(colour.blend(frame, heat, 1.0), heat)
+    half = colour.blend(frame, heat, 0.5).astype(int)
     assert np.abs(half - (frame.astype(int) + heat) / 2).max() <= 1
     with pytest.raises(ValueError):
-        render.blend(frame, heat, 1.5)
+        colour.blend(frame, heat, 1.5)
 
 
 def test_unknown_colormap_is_a_config_error():
     with pytest.raises(ConfigError, match="colormap"):
-        render.colorize(np.zeros((4, 4), np.float32), cmap="no-such-map")
+        colour.colorize(np.zeros((4, 4), np.float32), cmap="no-such-map")
 
 
 def test_fps_fraction():
@@ -160,21 +162,21 @@ def test_render_videos_end_to_end(tmp_path, with_audio):
     assert "29.97 fps" in ffmpeg_streams(heatmap) or with_audio
 
     # Frame i of each output comes from store frame i (the moving peak) and source frame i.
-    lut = render.colormap_lut("inferno")
+    lut = colour.colormap_lut("inferno")
     log_density = zarr.open_group(str(store), mode="r")["log_density"]
     for index, (heat, over) in enumerate(zip(decode_all(heatmap), decode_all(overlay))):
-        expected_heat = render.colorize(log_density[index])
+        expected_heat = colour.colorize(log_density[index])
         assert np.abs(heat.astype(int) - expected_heat).mean() < 6
         brightest = np.unravel_index(np.argmax(heat.astype(int).sum(axis=2)), heat.shape[:2])
         assert abs(brightest[1] - peaks[index][1]) <= 2 and abs(brightest[0] - peaks[index][0]) <= 2
-        expected_over = render.blend(source_frames[index], expected_heat, 0.5)
+        expected_over = colour.blend(source_frames[index], expected_heat, 0.5)
         assert np.abs(over.astype(int) - expected_over).mean() < 8
         assert np.abs(heat[peaks[index]].astype(int) - lut[255]).max() < 24
 
     pngs = sorted(os.listdir(out / "png"))
     assert pngs == [f"frame_{i:06d}.png" for i in range(FRAMES)]
     png = cv2.cvtColor(cv2.imread(str(out / "png" / pngs[7])), cv2.COLOR_BGR2RGB)
-    assert np.array_equal(png, render.colorize(log_density[7]))
+    assert np.array_equal(png, colour.colorize(log_density[7]))
     npys = sorted(os.listdir(out / "npy"))
     assert npys == [f"frame_{i:06d}.npy" for i in range(FRAMES)]
     assert np.array_equal(np.load(out / "npy" / npys[-1]), log_density[FRAMES - 1])
@@ -229,7 +231,7 @@ def test_exception_mid_render_leaves_no_outputs(tmp_path, monkeypatch):
     store, _ = make_store(tmp_path / "saliency.zarr")
     out = tmp_path / "out"
     out.mkdir()
-    real_blend, calls = render.blend, []
+    real_blend, calls = colour.blend, []
 
     def failing_blend(*args):
         calls.append(1)

@@ -11,7 +11,9 @@ import zarr
 
 from videos import make_case, make_video
 
-from salience import render, segments, store, video
+from salience import segments, store, video
+from salience.rendering import colour, export
+from salience.rendering import videos as render
 from salience.errors import VideoError
 from salience.plan import Chunk
 
@@ -114,7 +116,7 @@ def test_segments_joined_equal_one_job(tmp_path, case, crf):
         if crf == 0:
             np.testing.assert_array_equal(*pixels)
         else:
-            reference = np.stack([render.colorize(np.asarray(zarr.open_group(str(tmp_path / "saliency.zarr"))
+            reference = np.stack([colour.colorize(np.asarray(zarr.open_group(str(tmp_path / "saliency.zarr"))
                                                               ["log_density"][i]))
                                   for i in range(info.frame_count)]).astype(int)
             if "heatmap" in one.name:  # the overlay's reference would need the decoded source
@@ -150,7 +152,7 @@ def test_exports_in_parts_equal_one_export(tmp_path):
     bounds = [0, 5, 12]
     chunk_paths = write_chunk_stores(tmp_path, info, bounds)
     store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=12, attrs={}, timestamps=list(info.timestamps))
-    render.export_frames(tmp_path / "saliency.zarr", png_dir=tmp_path / "png_one", npy_dir=tmp_path / "npy_one")
+    export.export_frames(tmp_path / "saliency.zarr", png_dir=tmp_path / "png_one", npy_dir=tmp_path / "npy_one")
     for kind in ("png", "npy"):
         parts = []
         for path, start, stop in zip(chunk_paths, bounds, bounds[1:]):
@@ -177,7 +179,7 @@ def test_global_normalization_in_segments_equals_one_job(tmp_path):
     chunk_paths = write_chunk_stores(tmp_path, info, bounds)
     store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=12, attrs={}, timestamps=list(info.timestamps))
     assert main(["density-peak", *map(str, chunk_paths), "--output", str(tmp_path / "peak.json")]) == 0
-    vmax = render.global_density_max(zarr.open_group(str(tmp_path / "saliency.zarr"))["log_density"])
+    vmax = colour.global_density_max(zarr.open_group(str(tmp_path / "saliency.zarr"))["log_density"])
     assert json.loads((tmp_path / "peak.json").read_text())["density_max"] == vmax
     single = tmp_path / "one_h.mp4", tmp_path / "one_o.mp4"
     render.render_videos(tmp_path / "saliency.zarr", info, heatmap_path=single[0], overlay_path=single[1],

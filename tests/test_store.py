@@ -221,7 +221,11 @@ def test_a_killed_render_leaves_nothing_after_a_rerun(tmp_path):
     video = make_video(tmp_path / "clip.mp4", frames=frames, size=f"{width}x{height}")
     store.write_frames(tmp_path / "s.zarr", enumerate(smooth_frames(frames, height, width)), first=0,
                        count=frames, height=height, width=width, attrs={"fps": 25.0})
-    command = [sys.executable, "-m", "salience", "render", str(tmp_path / "s.zarr"), str(video),
+    probe = subprocess.run([sys.executable, "-m", "salience", "probe", str(video), "--output", str(tmp_path / "p.json")],
+                           capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    command = [sys.executable, "-m", "salience", "render-segment", str(tmp_path / "s.zarr"), "--probe",
+               str(tmp_path / "p.json"), "--start", "0", "--stop", str(frames),
                "--heatmap", str(tmp_path / "heatmap.mp4"), "--overlay", str(tmp_path / "overlay.mp4")]
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

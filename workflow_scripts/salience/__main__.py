@@ -4,8 +4,6 @@
     python -m salience download --model deepgaze_mr --weights official --output weights.json
     python -m salience predict VIDEO --weights-record weights.json --output saliency.zarr [--start S --stop T]
     python -m salience assemble CHUNK... --probe probe.json --output saliency.zarr
-    python -m salience render STORE VIDEO --heatmap heatmap.mp4 --overlay overlay.mp4
-    python -m salience export STORE [--png-dir DIR] [--npy-dir DIR]
     python -m salience doctor [--device cuda]
     python -m salience render-segment STORE... --probe probe.json --start S --stop T --heatmap H --overlay O
     python -m salience join SEGMENT... --probe probe.json --output heatmap.mp4
@@ -183,25 +181,6 @@ def nan_head(model: str, head: str) -> int:
     return describe(model).temporal_window - 1 if head == "skip" else 0
 
 
-# --- render / export ---------------------------------------------------------------
-
-def cmd_render(args) -> None:
-    from .render import render_videos
-
-    render_videos(
-        args.store, _load_probe(args.probe) if args.probe else args.video, heatmap_path=args.heatmap, overlay_path=args.overlay,
-        cmap=args.colormap, normalization=args.normalization, opacity=args.opacity,
-        audio=args.audio, crf=args.crf,
-    )
-
-
-def cmd_export(args) -> None:
-    from .render import export_frames
-
-    export_frames(args.store, png_dir=args.png_dir, npy_dir=args.npy_dir,
-                  cmap=args.colormap, normalization=args.normalization)
-
-
 # --- doctor ---------------------------------------------------------------------
 
 def cmd_doctor(args) -> None:
@@ -213,7 +192,7 @@ def cmd_doctor(args) -> None:
         raise SystemExit(2)
 def cmd_render_segment(args) -> None:
     from .evaluation.aoi import read_aoi_csv
-    from .render import render_segment
+    from .rendering.videos import render_segment
 
     vmax = None
     if args.peak:
@@ -239,7 +218,8 @@ def cmd_join_dirs(args) -> None:
 
 
 def cmd_density_peak(args) -> None:
-    from .render import FrameMaps, global_density_max
+    from .rendering.colour import global_density_max
+    from .rendering.videos import FrameMaps
 
     peak = max(global_density_max(FrameMaps([path]).array(0)) for path in args.stores)
     _write_json_atomically(args.output, {"density_max": peak})
@@ -315,29 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunks-dir", help="remove chunk stores here that are not among CHUNK... (a changed plan)")
     store_dtype_option(p)
     p.set_defaults(func=cmd_assemble)
-
-    def rendering_options(p):
-        p.add_argument("--colormap", default="inferno", help="any matplotlib colormap name")
-        p.add_argument("--normalization", choices=["frame", "global"], default="frame")
-
-    p = steps.add_parser("render", help="heatmap and overlay videos (H.264)")
-    p.add_argument("store")
-    p.add_argument("video")
-    p.add_argument("--heatmap", required=True)
-    p.add_argument("--overlay", required=True)
-    rendering_options(p)
-    p.add_argument("--opacity", type=float, default=0.5)
-    p.add_argument("--crf", type=int, default=18)
-    p.add_argument("--no-audio", dest="audio", action="store_false")
-    p.add_argument("--probe", help="the video's probe.json (else the video is probed here)")
-    p.set_defaults(func=cmd_render)
-
-    p = steps.add_parser("export", help="per-frame PNG heatmaps and/or .npy log-densities")
-    p.add_argument("store")
-    p.add_argument("--png-dir")
-    p.add_argument("--npy-dir")
-    rendering_options(p)
-    p.set_defaults(func=cmd_export)
 
     p = steps.add_parser("doctor", help="can torch use this machine's GPUs? (diagnosis + a tiny forward pass)")
     p.add_argument("--device", default="auto", help="the device a prediction would ask for (default auto)")

@@ -15,7 +15,6 @@ one chunk store, so it can start as soon as that chunk is predicted.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -66,16 +65,6 @@ def plan_segments(chunks: Sequence, segment_frames: int | None = None) -> list[S
         bounds = [chunk.start + (length * k) // parts for k in range(parts + 1)]
         segments += [Segment(a, b) for a, b in zip(bounds, bounds[1:])]
     return segments
-
-
-def segment_info(info: VideoInfo, segment: Segment) -> VideoInfo:
-    """The probe of the segment's frames alone, without audio: what its writer encodes."""
-    if not 0 <= segment.start < segment.stop <= info.frame_count:
-        raise ValueError(f"segment {segment.name} is outside the {info.frame_count} frames of {info.path}")
-    return dataclasses.replace(
-        info, frame_count=segment.stop - segment.start, has_audio=False, audio_start=None,
-        timestamps=info.timestamps[segment.start:segment.stop], pts=info.pts[segment.start:segment.stop],
-    )
 
 
 def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool = True) -> None:

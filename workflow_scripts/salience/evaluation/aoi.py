@@ -158,23 +158,3 @@ def aoi_table(store_path, aoi_path, output, *, gaze_path=None) -> None:
                     row.append("" if human is None else human)
                 table.row(row)
     log.info("%s: %d AOIs over %d frames", output, len(aois), frame_count)
-
-
-def draw_aois(frame_rgb: np.ndarray, aois: list[AOI], t: float, *, color=(0, 255, 255), thickness: int = 2,
-              labels: bool = True) -> np.ndarray:
-    """The frame with the outlines (and names) of the AOIs present at time t drawn on it (in place)."""
-    import cv2
-
-    height, width = frame_rgb.shape[:2]
-    for aoi in aois:
-        box = aoi.box_at(t)
-        if box is None:
-            continue
-        r0, r1, c0, c1 = pixel_box(box, width, height)
-        if r1 > r0 and c1 > c0:
-            cv2.rectangle(frame_rgb, (c0, r0), (c1 - 1, r1 - 1), color, thickness)
-            if labels:
-                cv2.putText(frame_rgb, aoi.name, (c0 + 3, max(r0 + 12, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                            color, 1, cv2.LINE_AA)
-    return frame_rgb
-

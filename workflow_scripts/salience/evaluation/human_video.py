@@ -8,7 +8,7 @@
 
 Same frame count, timing and audio as the source, in one streaming pass
 (one source frame, one store frame and one density at a time). Uses the
-public helpers of ``render`` (colours, blending, the H.264 writer).
+public helpers of ``rendering.colour`` (colours, blending, the H.264 writer).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .evaluate import open_store, read_frames_ahead
 from .density import EmpiricalDensity, sigma_pixels
 from .gaze import load_gaze, timeline_of_store
 from ..encode import H264Writer
-from ..render import blend, colorize, global_density_max
+from ..rendering.colour import blend, colorize, global_density_max
 from ..video import VideoInfo, read_frames
 
 

@@ -14,7 +14,7 @@ from ..atomic import StagedDir
 from .evaluate import open_store
 from .density import EmpiricalDensity, sigma_pixels
 from .gaze import load_gaze, timeline_of_store
-from ..render import blend, colorize
+from ..rendering.colour import blend, colorize
 from ..video import VideoInfo, read_frames
 
 

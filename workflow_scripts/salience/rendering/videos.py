@@ -1,4 +1,4 @@
-"""Heatmap and overlay videos from a store of per-frame log-densities.
+"""Heatmap and overlay videos from a store of per-frame log-densities (one pass, or one segment).
 
 The store is a zarr v3 group with an array ``log_density`` of shape (T, H, W),
 float32 or float16 (read as float32 here), one chunk per frame, each frame a
@@ -15,122 +15,20 @@ leaves a file that looks finished (a job killed with SIGKILL can leave hidden
 
 from __future__ import annotations
 
-import functools
-import math
+import dataclasses
 import os
 from contextlib import ExitStack
 
 import cv2
 import numpy as np
 
-from .evaluation.aoi import draw_aois
-from .atomic import StagedDir
-from .errors import ConfigError, SalienceError, VideoError
-from .encode import H264Writer
-from .video import VideoInfo, probe, read_frames
-
-NORMALIZATIONS = ("frame", "global")
-
-
-# --------------------------------------------------------------------------- colour
-
-
-@functools.lru_cache(maxsize=None)
-def colormap_lut(cmap: str) -> np.ndarray:
-    """A matplotlib colormap as a 256 x 3 uint8 RGB lookup table (built once per name)."""
-    import matplotlib
-
-    try:
-        colormap = matplotlib.colormaps[cmap]
-    except KeyError as error:
-        raise ConfigError(
-            f"unknown colormap {cmap!r}: use a matplotlib colormap name, e.g. 'inferno', 'viridis', 'jet'"
-        ) from error
-    rgba = colormap(np.linspace(0.0, 1.0, 256))
-    lut = np.round(rgba[:, :3] * 255.0).astype(np.uint8)
-    lut.setflags(write=False)  # shared by the cache
-    return lut
-
-
-def normalized_density(log_density: np.ndarray, vmax: float | None = None) -> np.ndarray:
-    """Density scaled to [0, 1] as float32: by the frame's own max, or by ``vmax`` (clipped).
-
-    Computed as ``exp(log_density - log(reference))`` rather than
-    ``exp(log_density) / reference``: at full resolution a density is ~1e-6 per
-    pixel, and subtracting in log space keeps the low end from underflowing.
-    NaN counts as zero density.
-    """
-    log_density = np.asarray(log_density, dtype=np.float32)
-    if log_density.ndim != 2:
-        raise ValueError(f"a log-density frame must be 2-D (H x W), got shape {log_density.shape}")
-    if vmax is None:
-        log_reference = float(np.fmax.reduce(log_density, axis=None))  # fmax ignores NaN
-        if not math.isfinite(log_reference):
-            return np.zeros(log_density.shape, np.float32)  # no mass anywhere: all lowest colour
-    else:
-        if not vmax > 0:
-            raise ValueError(f"vmax must be a positive density, got {vmax}")
-        log_reference = math.log(vmax)
-    scaled = np.exp(log_density - np.float32(log_reference))
-    np.nan_to_num(scaled, copy=False, nan=0.0, posinf=1.0)
-    return np.minimum(scaled, 1.0, out=scaled)
-
-
-def _apply_lut(scaled: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """Map values in [0, 1] to RGB through a 256-entry table (overwrites ``scaled``)."""
-    index = np.empty(scaled.shape, np.uint8)
-    np.multiply(scaled, 255.0, out=scaled)
-    np.add(scaled, 0.5, out=scaled)  # round to the nearest entry
-    np.copyto(index, scaled, casting="unsafe")
-    # cv2.LUT on a 3-channel index image is several times faster than numpy fancy indexing.
-    return cv2.LUT(cv2.merge([index, index, index]), lut.reshape(256, 1, 3))
-
-
-def colorize(log_density: np.ndarray, *, cmap: str = "inferno", vmax: float | None = None) -> np.ndarray:
-    """A log-density frame as an RGB uint8 heatmap (H x W x 3).
-
-    ``vmax=None``: per-frame normalization, the frame's densest pixel gets the
-    colormap's top colour. Otherwise global normalization: density / ``vmax``,
-    clipped to 1 (pass ``global_density_max`` of the whole store).
-    """
-    return _apply_lut(normalized_density(log_density, vmax), colormap_lut(cmap))
-
-
-def blend(frame_rgb: np.ndarray, heat_rgb: np.ndarray, opacity: float) -> np.ndarray:
-    """The heatmap laid over the frame: ``(1 - opacity) * frame + opacity * heat``, uint8."""
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
-    if frame_rgb.shape != heat_rgb.shape or frame_rgb.dtype != np.uint8 or heat_rgb.dtype != np.uint8:
-        raise ValueError(
-            f"frame and heatmap must be uint8 arrays of one shape, got {frame_rgb.shape} "
-            f"{frame_rgb.dtype} and {heat_rgb.shape} {heat_rgb.dtype}"
-        )
-    return cv2.addWeighted(frame_rgb, 1.0 - opacity, heat_rgb, opacity, 0.0)
-
-
-def global_density_max(log_density_array) -> float:
-    """The largest density (``exp`` of the largest log-density) over all frames.
-
-    Streams: reads one frame (one chunk) at a time. NaN is ignored.
-    """
-    peak = -math.inf
-    for index in range(log_density_array.shape[0]):
-        frame = np.asarray(log_density_array[index], dtype=np.float32)
-        peak = max(peak, float(np.fmax.reduce(frame, axis=None)))
-    if not math.isfinite(peak):
-        raise ValueError("the log-density array holds no finite value: nothing to normalize by")
-    return math.exp(peak)
-
-
-# --------------------------------------------------------------------------- the renderer
-
-
-def open_log_density(zarr_path):
-    """The ``log_density`` array of a saliency store, opened read-only (nothing loaded)."""
-    from .store import open_array
-
-    return open_array(zarr_path)
-
+from ..atomic import StagedDir
+from ..encode import H264Writer
+from ..errors import ConfigError, SalienceError, VideoError
+from ..video import VideoInfo, probe, read_frames
+from .aoi_outlines import draw_aois
+from .colour import apply_lut, blend, check_normalization, colormap_lut, global_density_max, normalized_density
+from .export import export_frame
 
 def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: str = "inferno",
                   normalization: str = "frame", opacity: float = 0.5, png_dir=None, npy_dir=None,
@@ -161,7 +59,7 @@ def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: 
     where and when they exist (at each frame's timestamp). The workflow renders the same frames in segments instead
     (``render_segment``, joined by ``segments.join_videos``).
     """
-    _check_normalization(normalization)
+    check_normalization(normalization)
     info = source_video if isinstance(source_video, VideoInfo) else probe(source_video)
     maps = FrameMaps([zarr_path])
     if maps.frame_count != info.frame_count:
@@ -188,7 +86,7 @@ def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatm
     (``render_videos``'s names). Any output may be None (not written).
     ``aois``: outlines on the overlay, as in ``render_videos``.
     """
-    from .segments import Segment, segment_info
+    from ..segments import Segment
 
     segment = Segment(start, stop)
     maps = FrameMaps(store_paths)
@@ -196,6 +94,16 @@ def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatm
                   overlay_path=overlay_path, cmap=cmap, vmax=vmax, opacity=opacity, png_dir=png_dir,
                   npy_dir=npy_dir, audio=False, crf=crf, preset=preset, threads=threads, aois=aois)
 
+
+
+def segment_info(info: VideoInfo, segment: Segment) -> VideoInfo:
+    """The probe of the segment's frames alone, without audio: what its writer encodes."""
+    if not 0 <= segment.start < segment.stop <= info.frame_count:
+        raise ValueError(f"segment {segment.name} is outside the {info.frame_count} frames of {info.path}")
+    return dataclasses.replace(
+        info, frame_count=segment.stop - segment.start, has_audio=False, audio_start=None,
+        timestamps=info.timestamps[segment.start:segment.stop], pts=info.pts[segment.start:segment.stop],
+    )
 
 class FrameMaps:
     """Log-density frames by their index in the video, from one or more stores.
@@ -207,7 +115,7 @@ class FrameMaps:
     def __init__(self, store_paths):
         import zarr
 
-        from .store import open_array
+        from ..store import open_array
 
         self._parts = []
         for path in store_paths:
@@ -263,7 +171,7 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
             scaled = normalized_density(log_frame, vmax)
             if scaled.shape != (source.height, source.width):
                 scaled = cv2.resize(scaled, size, interpolation=cv2.INTER_LINEAR)
-            heat = _apply_lut(scaled, lut) if colour else None
+            heat = apply_lut(scaled, lut) if colour else None
             overlay = blend(next(frames), heat, opacity) if frames is not None else None
             if aois and overlay is not None:
                 draw_aois(overlay, aois, source.timestamps[index])
@@ -287,7 +195,7 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
                 heat_writer.write(heat)
             if overlay_writer is not None:
                 overlay_writer.write(overlay)
-            _export_frame(index, digits, heat, log_frame, pngs, npys)
+            export_frame(index, digits, heat, log_frame, pngs, npys)
         # Finish every encode before publishing anything, so that a failing
         # encoder leaves none of the outputs rather than some of them.
         for writer in writers:
@@ -338,47 +246,9 @@ def _ahead(items, depth: int):
         worker.join()
 
 
-def _export_frame(index, digits, heat, log_frame, pngs, npys) -> None:
-    """Write one frame's heatmap PNG and/or log-density .npy into staged directories."""
-    stem = f"frame_{index:0{digits}d}"
-    if pngs is not None:
-        png_path = pngs.file(stem + ".png")
-        if not cv2.imwrite(png_path, cv2.cvtColor(heat, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"could not write {png_path} (disk full?)")
-    if npys is not None:
-        np.save(npys.file(stem + ".npy"), log_frame)
-
-
-def _check_normalization(normalization: str) -> None:
-    if normalization not in NORMALIZATIONS:
-        raise ConfigError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-
-
-def export_frames(zarr_path, *, png_dir=None, npy_dir=None, cmap: str = "inferno",
-                  normalization: str = "frame") -> None:
-    """Per-frame files from a store alone (no video needed), named as in ``render_videos``.
-
-    ``png_dir``: heatmap PNGs at the store's size; ``npy_dir``: float32
-    log-density arrays, the format of the old notebooks. Each directory
-    appears whole or not at all.
-    """
-    _check_normalization(normalization)
-    lut = colormap_lut(cmap)
-    log_density = open_log_density(zarr_path)
-    frame_count = log_density.shape[0]
-    vmax = global_density_max(log_density) if normalization == "global" and png_dir else None
-    digits = max(6, len(str(frame_count)))
-    with ExitStack() as outputs:
-        pngs = outputs.enter_context(StagedDir(png_dir)) if png_dir is not None else None
-        npys = outputs.enter_context(StagedDir(npy_dir)) if npy_dir is not None else None
-        for index in range(frame_count):
-            log_frame = np.asarray(log_density[index], dtype=np.float32)
-            heat = _apply_lut(normalized_density(log_frame, vmax), lut) if pngs is not None else None
-            _export_frame(index, digits, heat, log_frame, pngs, npys)
-
-
 def _count_mismatch(zarr_path, store_frames, source_video, video_frames) -> str:
     return (
         f"{os.fspath(zarr_path)} holds {store_frames} frames but {source_video} has {video_frames}: "
         "the store was not made from this video (or is incomplete). Re-run the prediction for it."
     )
+
