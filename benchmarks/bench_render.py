@@ -58,10 +58,10 @@ def prepare(folder: Path, frames: int, width: int, height: int):
 
 def render_job(info, maps, start, stop, folder, preset="medium", threads=2):
     """One segment job in this process; (seconds, bytes of both videos)."""
-    from salience import segments
+    from salience.frames import FrameRange
     from salience.rendering import videos as render
 
-    name = segments.Segment(start, stop).name
+    name = FrameRange(start, stop).name
     heatmap, overlay = folder / "heatmap" / f"{name}.mp4", folder / "overlay" / f"{name}.mp4"
     began = time.perf_counter()
     render.render_segment([maps], info, start, stop, heatmap_path=heatmap, overlay_path=overlay,
@@ -88,7 +88,8 @@ def main() -> None:
     sizes = [harness.parse_size(s) for s in args.sizes.split(",")]
     threads = harness.parse_list(args.threads, int)
     presets = harness.parse_list(args.presets)
-    from salience import segments
+    from salience import join
+    from salience.frames import FrameRange
 
     print(f"{os.cpu_count()} CPUs; {args.frames} frames per row; crf 18; both videos per job")
     print("| row | size | frames/s | KiB/frame | wall s |")
@@ -122,8 +123,8 @@ def main() -> None:
         parallel = time.perf_counter() - began
         began = time.perf_counter()
         for kind in ("heatmap", "overlay"):
-            parts = [folder / kind / f"{segments.Segment(a, b).name}.mp4" for a, b in zip(bounds, bounds[1:])]
-            segments.join_videos(parts, info, scratch / f"{kind}.mp4")
+            parts = [folder / kind / f"{FrameRange(a, b).name}.mp4" for a, b in zip(bounds, bounds[1:])]
+            join.join_videos(parts, info, scratch / f"{kind}.mp4")
         join = time.perf_counter() - began
         scale = args.total / n
         row("one job", size, one)

@@ -6,6 +6,7 @@ import pytest
 from videos import make_video
 
 from salience import plan
+from salience.frames import FrameRange
 from salience.errors import ConfigError, VideoError
 
 
@@ -42,7 +43,7 @@ def test_probe_records_load_and_stale_ones_are_refused(tmp_path):
 
 
 def test_resource_estimates_grow_with_work():
-    small, large = plan.Chunk(0, 100, 0), plan.Chunk(100, 1100, 15)
+    small, large = FrameRange(0, 100, 0), FrameRange(100, 1100, 15)
     assert plan.chunk_runtime_minutes(large, 1920, 1080, "deepgaze_mr") > \
         plan.chunk_runtime_minutes(small, 1920, 1080, "deepgaze_mr") >= 10
     assert plan.chunk_mem_mb(3840, 2160, 4) > plan.chunk_mem_mb(1280, 720, 4) > 2048

@@ -11,11 +11,11 @@ import zarr
 
 from videos import make_case, make_video
 
-from salience import segments, store, video
+from salience import join, plan, store, video
+from salience.frames import FrameRange
 from salience.rendering import colour, export
 from salience.rendering import videos as render
 from salience.errors import VideoError
-from salience.plan import Chunk
 
 
 def decoded(path):
@@ -49,7 +49,7 @@ def write_chunk_stores(folder, info, bounds):
 
     paths = []
     for start, stop in zip(bounds, bounds[1:]):
-        path = folder / f"{Chunk(start, stop, 0).name}.zarr"
+        path = folder / f"{FrameRange(start, stop, 0).name}.zarr"
         # shards of one frame: whole shards for any chunk bounds, as in a job
         store.write_frames(path, frames(start, stop), first=start, count=stop - start, height=height,
                            width=width, attrs={}, shard_frames=1)
@@ -61,25 +61,25 @@ def render_in_segments(tmp_path, info, chunk_paths, bounds, name, **options):
     """render_segment per segment (each reading only its own chunk store), then join_videos."""
     heat, over = [], []
     for path, start, stop in zip(chunk_paths, bounds, bounds[1:]):
-        segment = segments.Segment(start, stop)
+        segment = FrameRange(start, stop)
         heat.append(tmp_path / name / "heatmap" / f"{segment.name}.mp4")
         over.append(tmp_path / name / "overlay" / f"{segment.name}.mp4")
         render.render_segment([path], info, start, stop, heatmap_path=heat[-1], overlay_path=over[-1],
                               **options)
     outputs = tmp_path / f"{name}_heatmap.mp4", tmp_path / f"{name}_overlay.mp4"
-    segments.join_videos(heat, info, outputs[0])
-    segments.join_videos(over, info, outputs[1])
+    join.join_videos(heat, info, outputs[0])
+    join.join_videos(over, info, outputs[1])
     return outputs
 
 
 def test_plan_segments_stay_inside_chunks():
-    chunks = [Chunk(0, 300, 0), Chunk(300, 600, 15), Chunk(600, 650, 15)]
-    assert segments.plan_segments(chunks) == [segments.Segment(0, 300), segments.Segment(300, 600),
-                                              segments.Segment(600, 650)]
-    planned = segments.plan_segments(chunks, 120)
+    chunks = [FrameRange(0, 300, 0), FrameRange(300, 600, 15), FrameRange(600, 650, 15)]
+    assert plan.plan_segments(chunks) == [FrameRange(0, 300), FrameRange(300, 600),
+                                              FrameRange(600, 650)]
+    planned = plan.plan_segments(chunks, 120)
     assert [(s.start, s.stop) for s in planned] == [(0, 100), (100, 200), (200, 300), (300, 400),
                                                     (400, 500), (500, 600), (600, 650)]
-    assert segments.Segment.parse(planned[1].name) == planned[1]
+    assert FrameRange.parse(planned[1].name) == planned[1]
 
 
 @pytest.mark.parametrize("case, crf", [("cfr_audio.mp4", 0), ("vfr.mp4", 0), ("cfr_audio.mp4", 18)])
@@ -135,12 +135,12 @@ def test_join_refuses_segments_that_do_not_tile(tmp_path):
     chunk_paths = write_chunk_stores(tmp_path, info, bounds)
     parts = []
     for path, start, stop in zip(chunk_paths, bounds, bounds[1:]):
-        parts.append(tmp_path / f"{segments.Segment(start, stop).name}.mp4")
+        parts.append(tmp_path / f"{FrameRange(start, stop).name}.mp4")
         render.render_segment([path], info, start, stop, heatmap_path=parts[-1])
     with pytest.raises(VideoError, match="frame 0 is due"):
-        segments.join_videos(parts[::-1], info, tmp_path / "out.mp4")
+        join.join_videos(parts[::-1], info, tmp_path / "out.mp4")
     with pytest.raises(VideoError, match="cover 6 frames"):
-        segments.join_videos(parts[:1], info, tmp_path / "out.mp4")
+        join.join_videos(parts[:1], info, tmp_path / "out.mp4")
     assert not list(tmp_path.glob("*out*"))
     with pytest.raises(Exception, match="no store holds frame 11"):
         render.render_segment([chunk_paths[0]], info, 0, 12, heatmap_path=tmp_path / "x.mp4")
@@ -156,10 +156,10 @@ def test_exports_in_parts_equal_one_export(tmp_path):
     for kind in ("png", "npy"):
         parts = []
         for path, start, stop in zip(chunk_paths, bounds, bounds[1:]):
-            parts.append(tmp_path / kind / segments.Segment(start, stop).name)
+            parts.append(tmp_path / kind / FrameRange(start, stop).name)
             render.render_segment([path], info, start, stop, **{f"{kind}_dir": parts[-1]})
         (parts[0] / ".snakemake_timestamp").touch()  # Snakemake's marker in directory outputs
-        segments.join_dirs(parts, tmp_path / f"{kind}_joined")
+        join.join_dirs(parts, tmp_path / f"{kind}_joined")
         one = sorted(p.name for p in (tmp_path / f"{kind}_one").iterdir())
         assert sorted(p.name for p in (tmp_path / f"{kind}_joined").iterdir()) == one
         for name in one:

@@ -206,13 +206,13 @@ def cmd_render_segment(args) -> None:
 
 
 def cmd_join(args) -> None:
-    from .segments import join_videos
+    from .join import join_videos
 
     join_videos(args.segments, _load_probe(args.probe), args.output, audio=args.audio)
 
 
 def cmd_join_dirs(args) -> None:
-    from .segments import join_dirs
+    from .join import join_dirs
 
     join_dirs(args.parts, args.output)
 

@@ -25,6 +25,7 @@ import numpy as np
 from ..atomic import StagedDir
 from ..encode import H264Writer
 from ..errors import ConfigError, SalienceError, VideoError
+from ..frames import FrameRange
 from ..video import VideoInfo, probe, read_frames
 from .aoi_outlines import draw_aois
 from .colour import apply_lut, blend, check_normalization, colormap_lut, global_density_max, normalized_density
@@ -57,7 +58,7 @@ def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: 
     choice) to each of the two encoders; the encodes dominate the run time.
     ``aois`` (``aoi.read_aoi_csv``): their outlines are drawn on the overlay
     where and when they exist (at each frame's timestamp). The workflow renders the same frames in segments instead
-    (``render_segment``, joined by ``segments.join_videos``).
+    (``render_segment``, joined by ``join.join_videos``).
     """
     check_normalization(normalization)
     info = source_video if isinstance(source_video, VideoInfo) else probe(source_video)
@@ -79,16 +80,14 @@ def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatm
     ``store_paths``: stores holding at least these frames: chunk stores (their
     ``first_frame`` attribute places them) or the assembled store. Each
     video is an H.264 stream starting with a keyframe, its timeline starting
-    at frame ``start`` (``segments.join_videos`` puts it in place and adds
+    at frame ``start`` (``join.join_videos`` puts it in place and adds
     the audio). ``vmax``: None for per-frame normalization, else the
     video's peak density (``global_density_max``). Exports go to
     ``png_dir``/``npy_dir`` named by the frame's index in the whole video
     (``render_videos``'s names). Any output may be None (not written).
     ``aois``: outlines on the overlay, as in ``render_videos``.
     """
-    from ..segments import Segment
-
-    segment = Segment(start, stop)
+    segment = FrameRange(start, stop)
     maps = FrameMaps(store_paths)
     _render_range(maps, info, segment_info(info, segment), start, stop, heatmap_path=heatmap_path,
                   overlay_path=overlay_path, cmap=cmap, vmax=vmax, opacity=opacity, png_dir=png_dir,
@@ -96,7 +95,7 @@ def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatm
 
 
 
-def segment_info(info: VideoInfo, segment: Segment) -> VideoInfo:
+def segment_info(info: VideoInfo, segment: FrameRange) -> VideoInfo:
     """The probe of the segment's frames alone, without audio: what its writer encodes."""
     if not 0 <= segment.start < segment.stop <= info.frame_count:
         raise ValueError(f"segment {segment.name} is outside the {info.frame_count} frames of {info.path}")

@@ -1,4 +1,4 @@
-"""Rendering in segments: the plan, and joining segment videos without re-encoding.
+"""Joining segment videos (and export directories) without re-encoding.
 
 A video's heatmap and overlay are rendered as segments ``[start, stop)`` of
 frames, each by its own job, each an H.264 stream that starts with a
@@ -8,63 +8,19 @@ order, into one file, shifting each segment by its first frame's place on
 the output timeline (integer ticks from the probe, so every frame keeps the
 source's exact timestamp, variable rates included), and muxes the source's
 audio once, over the whole timeline, exactly as a one-job render does.
-
-Segments never straddle prediction chunks: a segment's maps then come from
-one chunk store, so it can start as soon as that chunk is predicted.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
 from .atomic import StagedDir, staged_file
-from .errors import ConfigError, VideoError
+from .errors import VideoError
+from .frames import FrameRange
 from .video import VideoInfo
-
-_NAME = re.compile(r"(\d{7})-(\d{7})")
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Frames ``[start, stop)`` rendered by one job."""
-
-    start: int
-    stop: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.start:07d}-{self.stop:07d}"
-
-    @classmethod
-    def parse(cls, name: str) -> Segment:
-        match = _NAME.fullmatch(name)
-        if match is None:
-            raise ValueError(f"not a segment name: {name!r}")
-        return cls(int(match.group(1)), int(match.group(2)))
-
-
-def plan_segments(chunks: Sequence, segment_frames: int | None = None) -> list[Segment]:
-    """Segments of at most ``segment_frames`` frames, each inside one chunk.
-
-    ``chunks``: objects with ``start`` and ``stop`` tiling the video (the
-    prediction chunks). ``segment_frames=None``: one segment per chunk. A
-    chunk longer than ``segment_frames`` is split into equal parts (none
-    shorter than needed), so no segment is a sliver.
-    """
-    if segment_frames is not None and segment_frames < 1:
-        raise ConfigError(f"render: segment_frames must be at least 1, got {segment_frames}")
-    segments = []
-    for chunk in chunks:
-        length = chunk.stop - chunk.start
-        parts = 1 if segment_frames is None else -(-length // segment_frames)
-        bounds = [chunk.start + (length * k) // parts for k in range(parts + 1)]
-        segments += [Segment(a, b) for a, b in zip(bounds, bounds[1:])]
-    return segments
 
 
 def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool = True) -> None:
@@ -86,7 +42,7 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
 
     from .encode import _MP4_FAMILY, _AudioCopy, _format_of, timeline_origin
 
-    segments = [Segment.parse(os.path.splitext(os.path.basename(os.fspath(p)))[0]) for p in segment_paths]
+    segments = [FrameRange.parse(os.path.splitext(os.path.basename(os.fspath(p)))[0]) for p in segment_paths]
     _check_tiling(segments, info.frame_count, output)
     output = os.fspath(output)
     suffix = os.path.splitext(output)[1] or ".mp4"
@@ -190,7 +146,7 @@ def _ticks(value, source_base, target_base: Fraction, path) -> int:
     return int(exact)
 
 
-def _check_tiling(segments: Sequence[Segment], frame_count: int, output) -> None:
+def _check_tiling(segments: Sequence[FrameRange], frame_count: int, output) -> None:
     expected = 0
     for segment in segments:
         if segment.start != expected:
@@ -199,27 +155,3 @@ def _check_tiling(segments: Sequence[Segment], frame_count: int, output) -> None
         expected = segment.stop
     if expected != frame_count:
         raise VideoError(f"{output}: the segments cover {expected} frames, the video has {frame_count}")
-
-
-# Resource estimates for one render_segment job (two x264 encodes of the
-# segment plus colouring, 2 threads). Measured by benchmarks/bench_render.py
-# on 2 heavily shared cores (medium: 0.17-0.19 s per megapixel-frame at 720p
-# and 1080p), rounded up; slower and veryslow were not measured (x264's own
-# ratios). The runtime asked for is twice this, plus start-up.
-SECONDS_PER_MEGAPIXEL_FRAME = {
-    "ultrafast": 0.06, "superfast": 0.08, "veryfast": 0.12, "faster": 0.15, "fast": 0.18,
-    "medium": 0.25, "slow": 0.35, "slower": 0.6, "veryslow": 1.2,
-}
-ENCODER_FRAMES_HELD = 100  # lookahead, reference and threaded frames of one x264 encode, generously
-
-
-def segment_runtime_minutes(frames: int, width: int, height: int, preset: str = "medium") -> int:
-    """Wall time to ask for, in minutes: 2x the expected time plus 5 minutes."""
-    seconds = frames * width * height / 1e6 * SECONDS_PER_MEGAPIXEL_FRAME.get(preset, 1.2)
-    return int(5 + -(-2 * seconds // 60))
-
-
-def segment_mem_mb(width: int, height: int) -> int:
-    """Host memory to ask for: the Python runtime (~1 GiB) plus two encoders' frame buffers."""
-    frame_bytes = width * height * 1.5  # yuv420p
-    return int(1024 + -(-2 * ENCODER_FRAMES_HELD * frame_bytes // 2**20))
