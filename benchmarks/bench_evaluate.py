@@ -95,7 +95,9 @@ def per_frame_in_long_video(store: Path, frames: int, video_frames: int, points:
                             pixels_per_degree: float) -> float:
     """Seconds per frame for the first ``frames`` frames, with a gaze table of ``video_frames`` frames."""
     from salience.evaluation.density import sigma_pixels
-    from salience.evaluation.evaluate import log_center_bias, map_ahead, open_store
+    from salience.background import map_ahead
+    from salience.evaluation.evaluate import log_center_bias
+    from salience.store import open_store
     from salience.evaluation.gaze import GazeOnFrames
     from salience.evaluation.metrics import VideoEvaluator
 

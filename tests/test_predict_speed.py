@@ -15,7 +15,7 @@ import torch
 from recipe import fill_with_recipe
 
 from salience.models import build_model
-from salience.prefetch import Prefetcher
+from salience.background import BackgroundIterator, map_ahead
 from salience.predict import (
     Tuning,
     _Compute,
@@ -82,21 +82,21 @@ def small_frames(count, fail_after=None, released=None):
 # --------------------------------------------------------------------------- decoder thread
 
 
-def test_prefetcher_hands_on_the_decoder_error_itself():
+def test_background_iterator_hands_on_the_decoder_error_itself():
     def source():
         yield 1
         yield 2
         raise DecoderBroke("corrupt packet at frame 2")
 
     got = []
-    with Prefetcher(source(), depth=2) as items, pytest.raises(DecoderBroke, match="^corrupt packet at frame 2$"):
+    with BackgroundIterator(source(), depth=2) as items, pytest.raises(DecoderBroke, match="^corrupt packet at frame 2$"):
         for item in items:
             got.append(item)  # noqa: PERF402 - the items before the error count
     assert got == [1, 2]
     assert not decoder_threads()
 
 
-def test_prefetcher_stops_and_closes_its_source_when_the_consumer_stops():
+def test_background_iterator_stops_and_closes_its_source_when_the_consumer_stops():
     released = threading.Event()
 
     def endless():
@@ -108,7 +108,7 @@ def test_prefetcher_stops_and_closes_its_source_when_the_consumer_stops():
         finally:
             released.set()
 
-    items = Prefetcher(endless(), depth=2)
+    items = BackgroundIterator(endless(), depth=2)
     assert [next(items) for _ in range(3)] == [0, 1, 2]
     items.close()
     assert released.is_set()  # the source was closed (a video reader releases its file)
@@ -117,7 +117,7 @@ def test_prefetcher_stops_and_closes_its_source_when_the_consumer_stops():
         next(items)
 
 
-def test_prefetcher_stays_within_its_depth():
+def test_background_iterator_stays_within_its_depth():
     made = []
 
     def counted():
@@ -125,11 +125,25 @@ def test_prefetcher_stays_within_its_depth():
             made.append(index)
             yield index
 
-    with Prefetcher(counted(), depth=2) as items:
+    with BackgroundIterator(counted(), depth=2) as items:
         next(items)
         threading.Event().wait(0.3)  # let the producer run ahead as far as it may
         # one handed out, two queued, one made and waiting for room
         assert len(made) <= 4
+
+
+def test_map_ahead_keeps_the_order_and_raises_where_the_failing_item_was_due():
+    def slow_square(item):
+        threading.Event().wait(0.01 * (5 - item % 5))  # later items finish first
+        if item == 7:
+            raise ValueError("item 7")
+        return item * item
+
+    got = []
+    with pytest.raises(ValueError, match="item 7"):
+        for value in map_ahead(slow_square, range(10), workers=3, ahead=4):
+            got.append(value)
+    assert got == [i * i for i in range(7)]
 
 
 def test_a_decoder_error_surfaces_in_order_with_its_message(small_model):

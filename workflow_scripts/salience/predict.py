@@ -36,7 +36,7 @@ import torch
 from .device import resolve_device
 from .models.description import HEAD_POLICIES, PRECISION_NAMES
 from .models.interface import WindowModel, model_kind
-from .prefetch import Prefetcher
+from .background import BackgroundIterator
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def iter_log_density(
         runner.compile(batch_size)
 
     batches = _host_batches(frames, batch_size, pin=on_cuda and tuning.pin_memory)
-    with contextlib.closing(Prefetcher(batches, tuning.prefetch) if tuning.prefetch else iter(batches)) as batches:
+    with contextlib.closing(BackgroundIterator(batches, tuning.prefetch) if tuning.prefetch else iter(batches)) as batches:
         if on_cuda and tuning.overlap_output:
             yield from _overlapped(runner, batches, device, tuning)
         else:

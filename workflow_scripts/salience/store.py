@@ -50,6 +50,7 @@ import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
 from .atomic import StagedDir, remove_stale_temporaries
+from .background import map_ahead
 from .errors import ConfigError, SalienceError
 
 ARRAY = "log_density"
@@ -305,17 +306,36 @@ def _open_group(path: str | Path) -> zarr.Group:
 
 
 @_quiet_codecs
+def open_store(path: str | Path) -> zarr.Group:
+    """An existing store's group, read only (nothing loaded), checked to hold a (T, H, W) ``log_density``.
+
+    The one opener of every reader: chunk stores and saliency.zarr alike,
+    quantized ones without zarr's codec warning.
+    """
+    try:
+        group = zarr.open_group(os.fspath(path), mode="r")
+        array = group[ARRAY]
+    except (FileNotFoundError, KeyError) as error:
+        raise SalienceError(
+            f"{os.fspath(path)}: no saliency store with a '{ARRAY}' array here. Run the prediction step first."
+        ) from error
+    if not isinstance(array, zarr.Array) or array.ndim != 3:
+        raise SalienceError(f"{os.fspath(path)}: '{ARRAY}' must be a (T, H, W) array, got {getattr(array, 'shape', 'a group')}")
+    return group
+
+
 def open_array(path: str | Path) -> zarr.Array:
     """The ``log_density`` array of an existing store (read only, nothing loaded)."""
-    try:
-        array = _open_group(path)[ARRAY]
-    except KeyError as error:
-        raise SalienceError(
-            f"{path}: no saliency store with a '{ARRAY}' array here. Run the prediction step first."
-        ) from error
-    if array.ndim != 3:
-        raise SalienceError(f"{path}: '{ARRAY}' must be (T, H, W), got shape {array.shape}")
-    return array
+    return open_store(path)[ARRAY]
+
+
+READ_AHEAD = 4  # frames read (decompressed) ahead of their consumer
+
+
+def read_frames_ahead(array: zarr.Array, indices: Iterable[int], ahead: int = READ_AHEAD):
+    """Yield ``array[i]`` as float32 for each i, reading up to ``ahead`` frames in advance on a thread."""
+    return map_ahead(lambda index: np.asarray(array[index], dtype=np.float32), indices, ahead=ahead,
+                     name="salience-read")
 
 
 # --------------------------------------------------------------------------- assembly

@@ -133,12 +133,13 @@ def frame_rows(density: np.ndarray, aois: list[AOI], t: float, points=None):
 
 def aoi_table(store_path, aoi_path, output, *, gaze_path=None) -> None:
     """Write aoi.csv for a store: every frame, every AOI present (streams the store frame by frame)."""
-    from .evaluate import AtomicCSV, open_store, read_frames_ahead
+    from ..store import ARRAY, open_store, read_frames_ahead
+    from .evaluate import AtomicCSV
     from .gaze import load_gaze, timeline_of_store
 
     aois = read_aoi_csv(aoi_path)
     group = open_store(store_path)
-    array = group["log_density"]
+    array = group[ARRAY]
     frame_count, height, width = array.shape
     timeline = timeline_of_store(group, store_path)
     gaze = load_gaze(gaze_path, timeline, width, height) if gaze_path else None

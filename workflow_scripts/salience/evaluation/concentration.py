@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from .evaluate import AtomicCSV, open_store, read_frames_ahead
+from ..store import ARRAY, open_store, read_frames_ahead
+from .evaluate import AtomicCSV
 
 COLUMNS = ("frame", "time", "entropy_bits", "top5_mass")
 TOP_SHARE = 0.05
@@ -35,7 +36,7 @@ def concentration_table(store_path, output) -> None:
     from .gaze import timeline_of_store
 
     group = open_store(store_path)
-    array = group["log_density"]
+    array = group[ARRAY]
     timeline = timeline_of_store(group, store_path)
     with AtomicCSV(output, COLUMNS) as table:
         for frame, log_density in enumerate(read_frames_ahead(array, range(array.shape[0]))):

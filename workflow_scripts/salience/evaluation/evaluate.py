@@ -12,38 +12,19 @@ import csv
 import logging
 import math
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import numpy as np
-import zarr
 
 from ..atomic import staged_file
 from ..errors import SalienceError
 from .density import sigma_pixels
 from .gaze import load_gaze, timeline_of_store
 from .metrics import COLUMNS, METRICS, VideoEvaluator
-from ..store import CENTER_BIAS
+from ..background import map_ahead
+from ..store import ARRAY, CENTER_BIAS, open_store
 
 log = logging.getLogger(__name__)
-
-READ_AHEAD = 4  # frames decoded ahead of the metrics
-
-
-def open_store(path):
-    """A saliency store's group (read only), checked to hold a (T, H, W) ``log_density``."""
-    path = os.fspath(path)
-    try:
-        group = zarr.open_group(path, mode="r")
-        array = group["log_density"]
-    except (FileNotFoundError, KeyError) as error:
-        raise SalienceError(f"{path}: no saliency store with a 'log_density' array here. "
-                            "Run the prediction step first.") from error
-    if array.ndim != 3:
-        raise SalienceError(f"{path}: 'log_density' must be (T, H, W), got shape {array.shape}")
-    return group
-
 
 def log_center_bias(group, path) -> np.ndarray:
     """The store's ``log_center_bias`` (H x W), the prior the model used; needed for IG and sAUC."""
@@ -53,39 +34,10 @@ def log_center_bias(group, path) -> np.ndarray:
             "center bias). Re-run its assembly: delete it and run the workflow again "
             "(or `snakemake --forcerun assemble_zarr`).")
     bias = np.asarray(group[CENTER_BIAS][:], dtype=np.float64)
-    if bias.shape != group["log_density"].shape[1:]:
+    if bias.shape != group[ARRAY].shape[1:]:
         raise SalienceError(f"{os.fspath(path)}: '{CENTER_BIAS}' is {bias.shape}, frames are "
-                            f"{group['log_density'].shape[1:]}")
+                            f"{group[ARRAY].shape[1:]}")
     return bias
-
-
-def map_ahead(func, items, *, workers: int = 1, ahead: int = READ_AHEAD):
-    """Yield ``func(item)`` for each item, in order, computed on ``workers`` threads at most ``ahead`` in advance.
-
-    numpy and the zarr codecs release the GIL, so threads use several cores;
-    ``ahead`` bounds the results held at once.
-    """
-    with ThreadPoolExecutor(workers, "salience-eval") as pool:
-        pending = deque()
-        items = iter(items)
-        for item in items:
-            pending.append(pool.submit(func, item))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            result = pending.popleft().result()
-            item = next(items, _END)
-            if item is not _END:
-                pending.append(pool.submit(func, item))
-            yield result
-
-
-_END = object()
-
-
-def read_frames_ahead(array, indices, ahead: int = READ_AHEAD):
-    """Yield ``array[i]`` as float32 for each i, reading up to ``ahead`` frames in advance."""
-    return map_ahead(lambda index: np.asarray(array[index], dtype=np.float32), indices, ahead=ahead)
 
 
 class AtomicCSV:
@@ -122,7 +74,7 @@ def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_de
     ``workers`` threads read and evaluate frames at once (rows stay in frame order).
     """
     group = open_store(store_path)
-    array = group["log_density"]
+    array = group[ARRAY]
     _, height, width = array.shape
     bias = log_center_bias(group, store_path)
     timeline = timeline_of_store(group, store_path)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SalienceError
+from ..store import ARRAY
 from .tables import Table, TableError, read_table
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def timeline_of_store(group, path="the store") -> Timeline:
     index / the ``fps`` attribute. The video ends one frame interval after
     its last frame (the store's ``duration`` attribute, where given).
     """
-    count = group["log_density"].shape[0]
+    count = group[ARRAY].shape[0]
     attrs = dict(group.attrs)
     if "time" in group:
         times = np.asarray(group["time"][:], dtype=np.float64)

@@ -20,11 +20,11 @@ from contextlib import ExitStack
 import numpy as np
 
 from ..errors import VideoError
-from .evaluate import open_store, read_frames_ahead
 from .density import EmpiricalDensity, sigma_pixels
 from .gaze import load_gaze, timeline_of_store
 from ..encode import H264Writer
 from ..rendering.colour import blend, colorize, global_density_max
+from ..store import ARRAY, open_store, read_frames_ahead
 from ..video import VideoInfo, read_frames
 
 
@@ -43,7 +43,7 @@ def render_human_videos(store_path, info: VideoInfo, gaze_path, *, human_heatmap
     frame at its source timestamp, the audio in sync.
     """
     group = open_store(store_path)
-    array = group["log_density"]
+    array = group[ARRAY]
     frame_count, height, width = array.shape
     gaze = load_gaze(gaze_path, timeline_of_store(group, store_path), width, height)
     density = EmpiricalDensity(height, width, sigma_pixels(pixels_per_degree, fwhm_degrees))

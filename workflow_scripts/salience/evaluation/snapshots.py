@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 
 from ..atomic import StagedDir
-from .evaluate import open_store
 from .density import EmpiricalDensity, sigma_pixels
 from .gaze import load_gaze, timeline_of_store
 from ..rendering.colour import blend, colorize
+from ..store import ARRAY, open_store
 from ..video import VideoInfo, read_frames
 
 
@@ -28,7 +28,7 @@ def write_snapshots(store_path, info: VideoInfo, output_dir, *, count: int = 4, 
                     cmap: str = "inferno", opacity: float = 0.5) -> None:
     """Write ``frame_<index>.png`` for ``count`` frames into ``output_dir`` (published whole)."""
     group = open_store(store_path)
-    array = group["log_density"]
+    array = group[ARRAY]
     frame_count, height, width = array.shape
     timeline = timeline_of_store(group, store_path)
     gaze = density = None

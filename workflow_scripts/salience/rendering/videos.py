@@ -23,9 +23,11 @@ import cv2
 import numpy as np
 
 from ..atomic import StagedDir
+from ..background import BackgroundIterator
 from ..encode import H264Writer
 from ..errors import ConfigError, SalienceError, VideoError
 from ..frames import FrameRange
+from ..store import ARRAY, open_store
 from ..video import VideoInfo, probe, read_frames
 from .aoi_outlines import draw_aois
 from .colour import apply_lut, blend, check_normalization, colormap_lut, global_density_max, normalized_density
@@ -112,16 +114,11 @@ class FrameMaps:
     """
 
     def __init__(self, store_paths):
-        import zarr
-
-        from ..store import open_array
-
         self._parts = []
         for path in store_paths:
-            array = open_array(path)  # a clear error for a path that holds no store
-            first = int(zarr.open_group(os.fspath(path), mode="r").attrs.get("first_frame", 0))
-            if array.ndim != 3:
-                raise SalienceError(f"{path}: 'log_density' must be (T, H, W), got shape {array.shape}")
+            group = open_store(path)  # a clear error for a path that holds no (T, H, W) store
+            array = group[ARRAY]
+            first = int(group.attrs.get("first_frame", 0))
             self._parts.append((first, first + array.shape[0], array, os.fspath(path)))
         self._parts.sort(key=lambda part: part[0])
         if not self._parts:
@@ -189,7 +186,8 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
         pngs = outputs.enter_context(StagedDir(png_dir)) if png_dir is not None else None
         npys = outputs.enter_context(StagedDir(npy_dir)) if npy_dir is not None else None
 
-        for index, log_frame, heat, overlay in _ahead(coloured(), depth=4):
+        coloured_frames = outputs.enter_context(BackgroundIterator(coloured(), 4, "salience-colour"))
+        for index, log_frame, heat, overlay in coloured_frames:
             if heat_writer is not None:
                 heat_writer.write(heat)
             if overlay_writer is not None:
@@ -199,50 +197,6 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
         # encoder leaves none of the outputs rather than some of them.
         for writer in writers:
             writer.finish()
-
-
-def _ahead(items, depth: int):
-    """Iterate ``items`` on a worker thread, at most ``depth`` items ahead; its errors re-raised here."""
-    import queue
-    import threading
-
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def work():
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put((done, None))
-        except BaseException as error:  # handed to the consumer
-            buffer.put((done, error))
-
-    worker = threading.Thread(target=work, name="salience-colour", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item, error = buffer.get()
-            if item is done:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # let it see the stop flag and close the video
-            try:
-                buffer.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        worker.join()
 
 
 def _count_mismatch(zarr_path, store_frames, source_video, video_frames) -> str:

@@ -1,14 +1,20 @@
-"""Items made on a background thread: video decoding overlapped with the model."""
+"""Items made on a background thread, a bounded number ahead of their consumer.
+
+``BackgroundIterator`` runs an iterable on one thread (decoding overlapped
+with the model, colouring with the encoders); ``map_ahead`` computes a
+function over items on a few threads (the evaluation's frames), in order.
+"""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 
-class _DecoderFailed:
-    """An exception raised on the decoder thread, on its way to the consumer."""
+class _ProducerFailed:
+    """An exception raised on the background thread, on its way to the consumer."""
 
     __slots__ = ("error",)
 
@@ -19,11 +25,11 @@ class _DecoderFailed:
 _END_OF_STREAM = object()
 
 
-class Prefetcher:
+class BackgroundIterator:
     """Iterates ``items`` made on a background thread, at most ``depth`` ahead.
 
-    Video decoding (OpenCV releases the GIL) and batch stacking then overlap
-    with the model. An exception raised while making an item is re-raised,
+    Video decoding and batch stacking then overlap with the model (the
+    codecs release the GIL). An exception raised while making an item is re-raised,
     the same object, in the consumer at the point where that item was due.
     ``close()`` (or leaving a ``with`` block) stops the thread: it finishes
     the item it is making, closes ``items`` (a video reader releases its
@@ -34,7 +40,7 @@ class Prefetcher:
 
     def __init__(self, items: Iterable, depth: int = 2, name: str = "salience-decoder"):
         if depth < 1:
-            raise ValueError(f"prefetch depth must be at least 1, got {depth}")
+            raise ValueError(f"background depth must be at least 1, got {depth}")
         self._items = items
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stopping = threading.Event()
@@ -60,7 +66,7 @@ class Prefetcher:
                     return
             self._put(_END_OF_STREAM)
         except BaseException as error:  # noqa: BLE001 - every failure must reach the consumer
-            self._put(_DecoderFailed(error))
+            self._put(_ProducerFailed(error))
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
@@ -76,7 +82,7 @@ class Prefetcher:
         if item is _END_OF_STREAM:
             self.close()
             raise StopIteration
-        if isinstance(item, _DecoderFailed):
+        if isinstance(item, _ProducerFailed):
             self.close()
             raise item.error
         return item
@@ -98,3 +104,17 @@ class Prefetcher:
         stopping = getattr(self, "_stopping", None)
         if stopping is not None:
             stopping.set()
+
+
+def map_ahead(func: Callable, items: Iterable, *, workers: int = 1, ahead: int = 4,
+              name: str = "salience-map") -> Iterator:
+    """Yield ``func(item)`` for each item, in order, computed on ``workers`` threads at most ``ahead`` in advance.
+
+    numpy and the zarr codecs release the GIL, so threads use several cores;
+    ``ahead`` bounds the results held at once. An error of ``func`` is raised
+    where its item's result was due.
+    """
+    with ThreadPoolExecutor(workers, name) as pool, \
+            BackgroundIterator((pool.submit(func, item) for item in items), ahead, f"{name}-feed") as futures:
+        for future in futures:
+            yield future.result()
