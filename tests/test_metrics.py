@@ -209,13 +209,13 @@ def test_auc_blocks_do_not_change_the_result(monkeypatch):
 
 
 def test_csv_outputs_appear_whole_or_not_at_all(tmp_path):
-    from salience.evaluation.evaluate import AtomicCSV
+    from salience.atomic import StagedCSV
 
     with pytest.raises(RuntimeError):
-        with AtomicCSV(tmp_path / "m.csv", ["a"]) as table:
+        with StagedCSV(tmp_path / "m.csv", ["a"]) as table:
             table.row([1.5])
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
-    with AtomicCSV(tmp_path / "m.csv", ["a", "b"]) as table:
+    with StagedCSV(tmp_path / "m.csv", ["a", "b"]) as table:
         table.row([0.1, math.nan])
     assert (tmp_path / "m.csv").read_bytes() == b"a,b\n0.1,nan\n" and len(list(tmp_path.iterdir())) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,9 @@ def test_official_download_records_and_verifies(cache, mr_files, monkeypatch):
     assert record["weights_sha256"] == record["files"]["checkpoint"]["sha256"]
     cached = cache / "deepgazemr-ledov.pt"
     assert cached.with_name(cached.name + ".sha256").read_text().split()[0] == record["weights_sha256"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert cached.stat().st_mode & 0o777 == 0o666 & ~umask  # readable by the group, as any file it writes
 
     # Later: no server at all, the cache answers; a changed cached file is refused.
     monkeypatch.setenv("SALIENCE_WEIGHTS_MIRROR", "http://127.0.0.1:9")

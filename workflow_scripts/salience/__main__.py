@@ -28,12 +28,6 @@ from .errors import SalienceError
 log = logging.getLogger("salience")
 
 
-def _write_json_atomically(path: str | Path, data: dict) -> None:
-    from .atomic import write_text
-
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 # --- probe -------------------------------------------------------------------
 
 def _load_probe(path):
@@ -46,7 +40,9 @@ def cmd_probe(args) -> None:
     from .video import probe
 
     info = probe(args.video, on_decode_error=args.on_decode_error)
-    _write_json_atomically(args.output, info.to_dict())
+    from .atomic import write_json
+
+    write_json(args.output, info.to_dict())
     log.info("%s: %d frames (%s), %.3f fps%s, %dx%d, SAR %s, rotation %d, audio from %s s",
              args.video, info.frame_count, info.codec, info.fps, " (variable)" if info.vfr else "",
              info.width, info.height, info.sar, info.rotation, info.audio_start)
@@ -218,11 +214,12 @@ def cmd_join_dirs(args) -> None:
 
 
 def cmd_density_peak(args) -> None:
+    from .atomic import write_json
     from .rendering.colour import global_density_max
     from .rendering.videos import FrameMaps
 
     peak = max(global_density_max(FrameMaps([path]).array(0)) for path in args.stores)
-    _write_json_atomically(args.output, {"density_max": peak})
+    write_json(args.output, {"density_max": peak})
 
 
 def store_dtype_option(p) -> None:

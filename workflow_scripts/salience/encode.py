@@ -28,7 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .atomic import unused_sibling
+from .atomic import StagedFile
 from .errors import VideoError
 from .video import VideoInfo
 
@@ -87,10 +87,9 @@ class H264Writer:
         coded_w, coded_h = (info.width, info.height) if self._rotation % 180 == 0 else (info.height, info.width)
         self._coded = (coded_w, coded_h)
         self._pad = (coded_w % 2, coded_h % 2)
-        directory, name = os.path.split(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        suffix = os.path.splitext(name)[1] or ".mp4"
-        self._temp_path = unused_sibling(directory, name, f".partial{suffix}")
+        suffix = os.path.splitext(self.path)[1] or ".mp4"
+        self._staged = StagedFile(self.path, keep_extension=True)
+        self._temp_path = self._staged.temp
         self._time_base = Fraction(info.time_base)
         self._origin = timeline_origin(info, self.with_audio)
         self._origin_ticks = round(Fraction(self._origin) / self._time_base)
@@ -179,7 +178,7 @@ class H264Writer:
         if self._state == "open":
             self.finish()
         if self._state == "finished":
-            os.replace(self._temp_path, self.path)
+            self._staged.commit()
             self._state = "closed"
 
     def abort(self) -> None:
@@ -204,10 +203,7 @@ class H264Writer:
                 container.close()
             except Exception:
                 pass  # the file is deleted anyway
-        try:
-            os.unlink(self._temp_path)
-        except FileNotFoundError:
-            pass
+        self._staged.discard()  # the temporary goes, and its lock with it
 
 
 class _AudioCopy:

@@ -134,7 +134,7 @@ def frame_rows(density: np.ndarray, aois: list[AOI], t: float, points=None):
 def aoi_table(store_path, aoi_path, output, *, gaze_path=None) -> None:
     """Write aoi.csv for a store: every frame, every AOI present (streams the store frame by frame)."""
     from ..store import ARRAY, open_store, read_frames_ahead
-    from .evaluate import AtomicCSV
+    from ..atomic import StagedCSV
     from .gaze import load_gaze, timeline_of_store
 
     aois = read_aoi_csv(aoi_path)
@@ -145,7 +145,7 @@ def aoi_table(store_path, aoi_path, output, *, gaze_path=None) -> None:
     gaze = load_gaze(gaze_path, timeline, width, height) if gaze_path else None
     k_of = {int(f): k for k, f in enumerate(gaze.frames)} if gaze is not None else {}
     header = COLUMNS + ((HUMAN_COLUMN,) if gaze is not None else ())
-    with AtomicCSV(output, header) as table:
+    with StagedCSV(output, header) as table:
         for frame, log_density in enumerate(read_frames_ahead(array, range(frame_count))):
             t = float(timeline.times[frame])
             if np.isnan(log_density).all():

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
+from ..atomic import StagedCSV
 from ..store import ARRAY, open_store, read_frames_ahead
-from .evaluate import AtomicCSV
 
 COLUMNS = ("frame", "time", "entropy_bits", "top5_mass")
 TOP_SHARE = 0.05
@@ -38,7 +38,7 @@ def concentration_table(store_path, output) -> None:
     group = open_store(store_path)
     array = group[ARRAY]
     timeline = timeline_of_store(group, store_path)
-    with AtomicCSV(output, COLUMNS) as table:
+    with StagedCSV(output, COLUMNS) as table:
         for frame, log_density in enumerate(read_frames_ahead(array, range(array.shape[0]))):
             if np.isnan(log_density).all():
                 continue  # head: skip

@@ -12,11 +12,10 @@ import csv
 import logging
 import math
 import os
-from contextlib import ExitStack
 
 import numpy as np
 
-from ..atomic import staged_file
+from ..atomic import StagedCSV
 from ..errors import SalienceError
 from .density import sigma_pixels
 from .gaze import load_gaze, timeline_of_store
@@ -40,33 +39,6 @@ def log_center_bias(group, path) -> np.ndarray:
     return bias
 
 
-class AtomicCSV:
-    """A CSV written row by row under a temporary name, renamed into place on success."""
-
-    def __init__(self, path, header):
-        with ExitStack() as stack:  # a failure here unwinds what was opened
-            temp = stack.enter_context(staged_file(path))
-            handle = stack.enter_context(open(temp, "w", newline=""))
-            self.writer = csv.writer(handle, lineterminator="\n")
-            self.writer.writerow(header)
-            self._outputs = stack.pop_all()  # closed (file first, then renamed) by __exit__
-
-    def row(self, values) -> None:
-        self.writer.writerow([_cell(v) for v in values])
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, traceback):
-        return self._outputs.__exit__(exc_type, exc, traceback)
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else repr(value)
-    return str(value)
-
-
 def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_degrees: float = 1.0,
              workers: int = 2) -> int:
     """Write ``output`` (metrics.csv: ``metrics.COLUMNS``), one row per frame with gaze; return the row count.
@@ -87,7 +59,7 @@ def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_de
         return evaluator.frame(k, log_density)
 
     rows = 0
-    with AtomicCSV(output, COLUMNS) as table:
+    with StagedCSV(output, COLUMNS) as table:
         for k, values in enumerate(map_ahead(frame_metrics, range(len(gaze.frames)), workers=workers)):
             frame = int(gaze.frames[k])
             if values is None:
@@ -118,7 +90,7 @@ def summarize(metrics_files: dict, output) -> None:
             means = [float(np.nanmean(values[:, i])) if np.isfinite(values[:, i]).any() else math.nan
                      for i in range(len(METRICS))]
         rows.append([video, len(records), sum(int(r["n_points"]) for r in records), *means])
-    with AtomicCSV(output, SUMMARY_COLUMNS) as table:
+    with StagedCSV(output, SUMMARY_COLUMNS) as table:
         for row in rows:
             table.row(row)
         if rows:
