@@ -60,12 +60,13 @@ def render_job(info, maps, start, stop, folder, preset="medium", threads=2):
     """One segment job in this process; (seconds, bytes of both videos)."""
     from salience.frames import FrameRange
     from salience.rendering import videos as render
+    from salience.settings import Encoding
 
     name = FrameRange(start, stop).name
     heatmap, overlay = folder / "heatmap" / f"{name}.mp4", folder / "overlay" / f"{name}.mp4"
     began = time.perf_counter()
     render.render_segment([maps], info, start, stop, heatmap_path=heatmap, overlay_path=overlay,
-                          preset=preset, threads=threads, crf=18)
+                          encoding=Encoding(crf=18, preset=preset, threads=threads))
     return time.perf_counter() - began, heatmap.stat().st_size + overlay.stat().st_size
 
 

@@ -20,7 +20,7 @@ import salience  # noqa: E402
 
 salience.export_to_subprocesses()
 from salience.errors import SalienceError  # noqa: E402
-from salience import frames, plan, store, video  # noqa: E402
+from salience import frames, plan, settings, store, video  # noqa: E402
 from salience.config_checks import check_files  # noqa: E402
 from salience.models import MODEL_OPTIONS, describe  # noqa: E402
 
@@ -124,17 +124,7 @@ def final_outputs():
 # out, so that editing them reruns nothing.
 RESULT_CONFIG = {
     key: config[key]
-    for key in (
-        "model",
-        "weights",
-        "center_bias",
-        "head",
-        "precision",
-        "chunk_frames",
-        "scale",
-        "fixation_history",
-        "store_dtype",
-    )
+    for key in settings.PREDICTION_KEYS
     if key not in MODEL_OPTIONS or MODEL.applies(key)
 }
 

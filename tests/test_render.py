@@ -18,6 +18,7 @@ from salience import encode, video
 from salience.rendering import colour
 from salience.rendering import videos as render
 from salience.errors import ConfigError, VideoError
+from salience.settings import Encoding, RenderStyle
 
 FRAMES = 20
 SOURCE_SIZE = (96, 64)  # width, height
@@ -145,7 +146,7 @@ def test_render_videos_end_to_end(tmp_path, with_audio):
     out = tmp_path / "out"
     heatmap, overlay = out / "heatmap.mp4", out / "overlay.mp4"
     render.render_videos(store, source, heatmap_path=heatmap, overlay_path=overlay,
-                         png_dir=out / "png", npy_dir=out / "npy", opacity=0.5)
+                         png_dir=out / "png", npy_dir=out / "npy", style=RenderStyle(opacity=0.5))
 
     source_info = video.probe(source)
     source_frames = decode_all(source)
@@ -187,7 +188,7 @@ def test_audio_can_be_dropped(tmp_path):
     source = make_source(tmp_path / "source.mp4", audio=True)
     store, _ = make_store(tmp_path / "saliency.zarr")
     render.render_videos(store, source, heatmap_path=tmp_path / "h.mp4", overlay_path=tmp_path / "o.mp4",
-                         audio=False, normalization="global")
+                         encoding=Encoding(audio=False), style=RenderStyle(normalization="global"))
     assert not video.probe(tmp_path / "h.mp4").has_audio
     assert video.probe(tmp_path / "o.mp4").frame_count == FRAMES
 
@@ -251,7 +252,7 @@ def test_encoder_failure_names_the_file_and_leaves_nothing(tmp_path):
     out = tmp_path / "out"
     path = out / "heatmap.mp4"
     with pytest.raises(VideoError) as error:
-        with encode.H264Writer(path, info, preset="no-such-preset") as writer:
+        with encode.H264Writer(path, info, Encoding(preset="no-such-preset")) as writer:
             for _ in range(FRAMES):
                 writer.write(np.zeros((64, 96, 3), np.uint8))
     assert str(path) in str(error.value)

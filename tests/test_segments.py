@@ -16,6 +16,7 @@ from salience.frames import FrameRange
 from salience.rendering import colour, export
 from salience.rendering import videos as render
 from salience.errors import VideoError
+from salience.settings import Encoding, RenderStyle
 
 
 def decoded(path):
@@ -99,8 +100,9 @@ def test_segments_joined_equal_one_job(tmp_path, case, crf):
     store.assemble(chunk_paths, tmp_path / "saliency.zarr", frame_count=info.frame_count, attrs={},
                    timestamps=list(info.timestamps))
     single = tmp_path / "single_heatmap.mp4", tmp_path / "single_overlay.mp4"
-    render.render_videos(tmp_path / "saliency.zarr", info, heatmap_path=single[0], overlay_path=single[1], crf=crf)
-    joined = render_in_segments(tmp_path, info, chunk_paths, bounds, "joined", crf=crf)
+    render.render_videos(tmp_path / "saliency.zarr", info, heatmap_path=single[0], overlay_path=single[1],
+                         encoding=Encoding(crf=crf))
+    joined = render_in_segments(tmp_path, info, chunk_paths, bounds, "joined", encoding=Encoding(crf=crf))
 
     for one, parts in zip(single, joined):
         assert ffmpeg_errors(parts) == "", parts
@@ -183,8 +185,8 @@ def test_global_normalization_in_segments_equals_one_job(tmp_path):
     assert json.loads((tmp_path / "peak.json").read_text())["density_max"] == vmax
     single = tmp_path / "one_h.mp4", tmp_path / "one_o.mp4"
     render.render_videos(tmp_path / "saliency.zarr", info, heatmap_path=single[0], overlay_path=single[1],
-                         normalization="global", crf=0)
-    joined = render_in_segments(tmp_path, info, chunk_paths, bounds, "parts", crf=0, vmax=vmax)
+                         style=RenderStyle(normalization="global"), encoding=Encoding(crf=0))
+    joined = render_in_segments(tmp_path, info, chunk_paths, bounds, "parts", encoding=Encoding(crf=0), vmax=vmax)
     for one, parts in zip(single, joined):
         np.testing.assert_array_equal(np.stack([f for _, f in decoded(parts)[0]]),
                                       np.stack([f for _, f in decoded(one)[0]]))

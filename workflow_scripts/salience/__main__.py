@@ -189,15 +189,15 @@ def cmd_doctor(args) -> None:
 def cmd_render_segment(args) -> None:
     from .evaluation.aoi import read_aoi_csv
     from .rendering.videos import render_segment
+    from .settings import encoding_from, style_from
 
     vmax = None
     if args.peak:
         vmax = json.loads(Path(args.peak).read_text())["density_max"]
     render_segment(
         args.stores, _load_probe(args.probe), args.start, args.stop, heatmap_path=args.heatmap,
-        overlay_path=args.overlay, png_dir=args.png_dir, npy_dir=args.npy_dir, cmap=args.colormap,
-        vmax=vmax, opacity=args.opacity, crf=args.crf, preset=args.preset, threads=args.threads,
-        aois=read_aoi_csv(args.aoi) if args.aoi else None,
+        overlay_path=args.overlay, png_dir=args.png_dir, npy_dir=args.npy_dir, style=style_from(args),
+        vmax=vmax, encoding=encoding_from(args), aois=read_aoi_csv(args.aoi) if args.aoi else None,
     )
 
 
@@ -234,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .models import MODEL_NAMES
     from .store import SHARD_FRAMES
     from .models.description import HEAD_POLICIES, PRECISION_NAMES
+    from .settings import add_encoding_options, add_style_options
 
     parser = argparse.ArgumentParser(prog="python -m salience", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -305,13 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlay", help="overlay segment to write (.mp4)")
     p.add_argument("--png-dir", help="directory of this segment's heatmap PNGs")
     p.add_argument("--npy-dir", help="directory of this segment's log-density .npy files")
-    p.add_argument("--colormap", default="inferno", help="any matplotlib colormap name")
     p.add_argument("--peak", help="JSON from density-peak: normalize by the video's peak (default: per frame)")
     p.add_argument("--aoi", help="AOI CSV: their outlines drawn on the overlay (see 'aoi')")
-    p.add_argument("--opacity", type=float, default=0.5)
-    p.add_argument("--crf", type=int, default=18)
-    p.add_argument("--preset", default="medium", help="x264 preset (speed against size)")
-    p.add_argument("--threads", type=int, default=0, help="x264 threads per video (0: x264's choice)")
+    add_style_options(p)
+    add_encoding_options(p, preset=True)
     p.set_defaults(func=cmd_render_segment)
 
     p = steps.add_parser("join", help="join segment videos without re-encoding, with the source's audio")

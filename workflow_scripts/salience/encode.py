@@ -30,6 +30,7 @@ import numpy as np
 
 from .atomic import StagedFile
 from .errors import VideoError
+from .settings import Encoding
 from .video import VideoInfo
 
 _MP4_FAMILY = (".mp4", ".m4v", ".mov")  # containers where +faststart means something
@@ -67,7 +68,8 @@ class H264Writer:
     orientation and size (``info.width`` x ``info.height``), frame ``i`` at
     ``info.timestamps[i]`` shifted by ``timeline_origin``. The output carries
     the source's SAR and rotation (frames are turned back to the coded
-    orientation and tagged, as in the source). ``audio`` true: the source's
+    orientation and tagged, as in the source). ``encoding`` (``settings.Encoding``):
+    x264's crf, preset and threads; ``encoding.audio`` true: the source's
     first audio stream is re-encoded to AAC on the same timeline, cut where
     the last frame ends.
 
@@ -75,14 +77,13 @@ class H264Writer:
     exception the temporary file is deleted and nothing appears.
     """
 
-    def __init__(self, path, info: VideoInfo, *, audio: bool = True, crf: int = 18, preset: str = "medium",
-                 threads: int = 0):
+    def __init__(self, path, info: VideoInfo, encoding: Encoding = Encoding()):
         import av
 
         self.path = os.fspath(path)
         self.info = info
         self.frames_written = 0
-        self.with_audio = bool(audio and info.has_audio)
+        self.with_audio = bool(encoding.audio and info.has_audio)
         self._rotation = info.rotation % 360
         coded_w, coded_h = (info.width, info.height) if self._rotation % 180 == 0 else (info.height, info.width)
         self._coded = (coded_w, coded_h)
@@ -105,8 +106,8 @@ class H264Writer:
             self._video.time_base = self._time_base
             context.sample_aspect_ratio = Fraction(info.sar)
             context.colorspace, context.color_primaries, context.color_trc, context.color_range = 1, 1, 1, 1
-            context.options = {"crf": str(crf), "preset": preset}
-            context.thread_count = int(threads)  # 0: x264's choice (1.5 per core)
+            context.options = {"crf": str(encoding.crf), "preset": encoding.preset}
+            context.thread_count = int(encoding.threads)  # 0: x264's choice (1.5 per core)
             if self._rotation:
                 self._video.set_display_rotation(self._rotation)
             self._audio = _AudioCopy(info, self._container, self._origin) if self.with_audio else None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import ConfigError, VideoError
 from .frames import FrameRange
+from .settings import Encoding
 from .models import describe
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -158,7 +159,7 @@ SECONDS_PER_MEGAPIXEL_FRAME = {
 ENCODER_FRAMES_HELD = 100  # lookahead, reference and threaded frames of one x264 encode, generously
 
 
-def segment_runtime_minutes(frames: int, width: int, height: int, preset: str = "medium") -> int:
+def segment_runtime_minutes(frames: int, width: int, height: int, preset: str = Encoding.preset) -> int:
     """Wall time to ask for, in minutes: 2x the expected time plus 5 minutes."""
     seconds = frames * width * height / 1e6 * SECONDS_PER_MEGAPIXEL_FRAME.get(preset, 1.2)
     return int(5 + -(-2 * seconds // 60))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import SalienceError
+from ..settings import add_encoding_options, add_style_options, encoding_from, style_from
 
 
 def cmd_evaluate(args) -> None:
@@ -58,9 +59,7 @@ def cmd_human(args) -> None:
 
     render_human_videos(args.store, load_probe(args.probe), args.gaze, human_heatmap=args.heatmap,
                         model_vs_human=args.pair, pixels_per_degree=args.pixels_per_degree,
-                        fwhm_degrees=args.fwhm_degrees, cmap=args.colormap,
-                        normalization=args.normalization, opacity=args.opacity, audio=args.audio,
-                        crf=args.crf)
+                        fwhm_degrees=args.fwhm_degrees, style=style_from(args), encoding=encoding_from(args))
 
 
 def cmd_snapshots(args) -> None:
@@ -71,7 +70,7 @@ def cmd_snapshots(args) -> None:
         raise SalienceError("snapshots: --gaze needs --pixels-per-degree")
     write_snapshots(args.store, load_probe(args.probe), args.output_dir, count=args.count, gaze_path=args.gaze,
                     pixels_per_degree=args.pixels_per_degree, fwhm_degrees=args.fwhm_degrees,
-                    cmap=args.colormap, opacity=args.opacity)
+                    style=style_from(args))
 
 
 def add_evaluation_steps(steps) -> None:
@@ -82,10 +81,6 @@ def add_evaluation_steps(steps) -> None:
                        help="pixels of the video per degree of visual angle, as the viewers saw it")
         p.add_argument("--fwhm-degrees", type=float, default=1.0,
                        help="full width at half maximum of the gaze blur, in degrees (default 1.0)")
-
-    def look(p):
-        p.add_argument("--colormap", default="inferno", help="any matplotlib colormap name")
-        p.add_argument("--opacity", type=float, default=0.5)
 
     p = steps.add_parser("evaluate", help="metrics of a store against a gaze CSV, per frame")
     p.add_argument("store")
@@ -123,10 +118,8 @@ def add_evaluation_steps(steps) -> None:
     p.add_argument("--heatmap", required=True)
     p.add_argument("--pair", required=True, help="model (left) vs human (right) overlay video")
     blur(p)
-    look(p)
-    p.add_argument("--normalization", choices=["frame", "global"], default="frame")
-    p.add_argument("--crf", type=int, default=18)
-    p.add_argument("--no-audio", dest="audio", action="store_false")
+    add_style_options(p, normalization=True)
+    add_encoding_options(p, audio=True)
     p.set_defaults(func=cmd_human)
 
     p = steps.add_parser("snapshots", help="a few overlay frames as PNG (for the report)")
@@ -136,5 +129,5 @@ def add_evaluation_steps(steps) -> None:
     p.add_argument("--count", type=int, default=4)
     p.add_argument("--gaze")
     blur(p, required=False)
-    look(p)
+    add_style_options(p)
     p.set_defaults(func=cmd_snapshots)

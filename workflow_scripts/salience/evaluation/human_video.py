@@ -24,6 +24,7 @@ from .density import EmpiricalDensity, sigma_pixels
 from .gaze import load_gaze, timeline_of_store
 from ..encode import H264Writer
 from ..rendering.colour import blend, colorize, global_density_max
+from ..settings import Encoding, RenderStyle
 from ..store import ARRAY, open_store, read_frames_ahead
 from ..video import VideoInfo, read_frames
 
@@ -34,9 +35,8 @@ def _log(density: np.ndarray) -> np.ndarray:
 
 
 def render_human_videos(store_path, info: VideoInfo, gaze_path, *, human_heatmap, model_vs_human,
-                        pixels_per_degree: float, fwhm_degrees: float = 1.0, cmap: str = "inferno",
-                        normalization: str = "frame", opacity: float = 0.5, audio: bool = True,
-                        crf: int = 18) -> None:
+                        pixels_per_degree: float, fwhm_degrees: float = 1.0,
+                        style: RenderStyle = RenderStyle(), encoding: Encoding = Encoding()) -> None:
     """Write both videos for one store, its source video's probe and its gaze CSV.
 
     Both videos follow the source's timing (``encode.H264Writer``): every
@@ -50,25 +50,25 @@ def render_human_videos(store_path, info: VideoInfo, gaze_path, *, human_heatmap
     if (info.width, info.height) != (width, height):
         raise VideoError(f"{os.fspath(store_path)} holds {width}x{height} maps but {info.path} is "
                          f"{info.width}x{info.height}: the store was not made from this video")
-    model_vmax = global_density_max(array) if normalization == "global" else None
+    model_vmax = global_density_max(array) if style.normalization == "global" else None
     human_vmax = None
-    if normalization == "global":
+    if style.normalization == "global":
         human_vmax = max((float(density.support(*gaze.points(k))[1].max()) for k in range(len(gaze.frames))),
                          default=1.0)
     k_of = {int(f): k for k, f in enumerate(gaze.frames)}
     with ExitStack() as outputs:
         human_writer = outputs.enter_context(
-            H264Writer(human_heatmap, info, audio=audio, crf=crf))
+            H264Writer(human_heatmap, info, encoding))
         pair_writer = outputs.enter_context(
-            H264Writer(model_vs_human, dataclasses.replace(info, width=2 * width), audio=audio, crf=crf))
+            H264Writer(model_vs_human, dataclasses.replace(info, width=2 * width), encoding))
         frames = 0
         maps = read_frames_ahead(array, range(frame_count))
         for index, (frame, log_density) in enumerate(zip(read_frames(info, 0, None), maps)):
             human = density.image(*gaze.points(k_of[index])) if index in k_of else np.zeros((height, width))
-            human_heat = colorize(_log(human), cmap=cmap, vmax=human_vmax)
-            model_heat = colorize(log_density, cmap=cmap, vmax=model_vmax)
+            human_heat = colorize(_log(human), cmap=style.colormap, vmax=human_vmax)
+            model_heat = colorize(log_density, cmap=style.colormap, vmax=model_vmax)
             human_writer.write(human_heat)
-            pair_writer.write(np.concatenate([blend(frame, model_heat, opacity), blend(frame, human_heat, opacity)],
+            pair_writer.write(np.concatenate([blend(frame, model_heat, style.opacity), blend(frame, human_heat, style.opacity)],
                                              axis=1))
             frames += 1
         if frames != frame_count:

@@ -14,6 +14,7 @@ from ..atomic import StagedDir
 from .density import EmpiricalDensity, sigma_pixels
 from .gaze import load_gaze, timeline_of_store
 from ..rendering.colour import blend, colorize
+from ..settings import RenderStyle
 from ..store import ARRAY, open_store
 from ..video import VideoInfo, read_frames
 
@@ -25,7 +26,7 @@ def snapshot_frames(frame_count: int, count: int) -> list[int]:
 
 def write_snapshots(store_path, info: VideoInfo, output_dir, *, count: int = 4, gaze_path=None,
                     pixels_per_degree: float | None = None, fwhm_degrees: float = 1.0,
-                    cmap: str = "inferno", opacity: float = 0.5) -> None:
+                    style: RenderStyle = RenderStyle()) -> None:
     """Write ``frame_<index>.png`` for ``count`` frames into ``output_dir`` (published whole)."""
     group = open_store(store_path)
     array = group[ARRAY]
@@ -41,12 +42,12 @@ def write_snapshots(store_path, info: VideoInfo, output_dir, *, count: int = 4, 
     with StagedDir(output_dir) as staged:
         for index in wanted:
             frame = next(read_frames(info, index, index + 1))  # seeks by timestamp: no full decode
-            picture = blend(frame, colorize(np.asarray(array[index], np.float32), cmap=cmap), opacity)
+            picture = blend(frame, colorize(np.asarray(array[index], np.float32), cmap=style.colormap), style.opacity)
             if gaze is not None:
                 human = density.image(*gaze.points(k_of[index])) if index in k_of else np.zeros((height, width))
                 with np.errstate(divide="ignore"):
-                    human_heat = colorize(np.log(human), cmap=cmap)
-                picture = np.concatenate([picture, blend(frame, human_heat, opacity)], axis=1)
+                    human_heat = colorize(np.log(human), cmap=style.colormap)
+                picture = np.concatenate([picture, blend(frame, human_heat, style.opacity)], axis=1)
             path = staged.file(f"frame_{index:0{digits}d}.png")
             if not cv2.imwrite(path, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
                 raise OSError(f"could not write {path} (disk full?)")

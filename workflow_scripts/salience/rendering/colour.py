@@ -14,9 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-
-NORMALIZATIONS = ("frame", "global")
-
+from ..settings import NORMALIZATIONS, RenderStyle
 
 
 @functools.lru_cache(maxsize=None)
@@ -70,7 +68,7 @@ def apply_lut(scaled: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return cv2.LUT(cv2.merge([index, index, index]), lut.reshape(256, 1, 3))
 
 
-def colorize(log_density: np.ndarray, *, cmap: str = "inferno", vmax: float | None = None) -> np.ndarray:
+def colorize(log_density: np.ndarray, *, cmap: str = RenderStyle.colormap, vmax: float | None = None) -> np.ndarray:
     """A log-density frame as an RGB uint8 heatmap (H x W x 3).
 
     ``vmax=None``: per-frame normalization, the frame's densest pixel gets the

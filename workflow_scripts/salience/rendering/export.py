@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ..atomic import StagedDir
+from ..settings import RenderStyle
 from ..store import open_array
 from .colour import apply_lut, check_normalization, colormap_lut, global_density_max, normalized_density
 
@@ -26,19 +27,18 @@ def export_frame(index, digits, heat, log_frame, pngs, npys) -> None:
         np.save(npys.file(stem + ".npy"), log_frame)
 
 
-def export_frames(zarr_path, *, png_dir=None, npy_dir=None, cmap: str = "inferno",
-                  normalization: str = "frame") -> None:
+def export_frames(zarr_path, *, png_dir=None, npy_dir=None, style: RenderStyle = RenderStyle()) -> None:
     """Per-frame files from a store alone (no video needed), named as in ``render_videos``.
 
     ``png_dir``: heatmap PNGs at the store's size; ``npy_dir``: float32
     log-density arrays, the format of the old notebooks. Each directory
     appears whole or not at all.
     """
-    check_normalization(normalization)
-    lut = colormap_lut(cmap)
+    check_normalization(style.normalization)
+    lut = colormap_lut(style.colormap)
     log_density = open_array(zarr_path)
     frame_count = log_density.shape[0]
-    vmax = global_density_max(log_density) if normalization == "global" and png_dir else None
+    vmax = global_density_max(log_density) if style.normalization == "global" and png_dir else None
     digits = max(6, len(str(frame_count)))
     with ExitStack() as outputs:
         pngs = outputs.enter_context(StagedDir(png_dir)) if png_dir is not None else None

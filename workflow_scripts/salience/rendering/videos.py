@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -27,24 +28,33 @@ from ..background import BackgroundIterator
 from ..encode import H264Writer
 from ..errors import ConfigError, SalienceError, VideoError
 from ..frames import FrameRange
+from ..settings import Encoding, RenderStyle
 from ..store import ARRAY, open_store
 from ..video import VideoInfo, probe, read_frames
 from .aoi_outlines import draw_aois
 from .colour import apply_lut, blend, check_normalization, colormap_lut, global_density_max, normalized_density
 from .export import export_frame
 
-def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: str = "inferno",
-                  normalization: str = "frame", opacity: float = 0.5, png_dir=None, npy_dir=None,
-                  audio: bool = True, crf: int = 18, preset: str = "medium", threads: int = 0,
-                  aois=None) -> None:
+@dataclass(frozen=True)
+class Outputs:
+    """The files of one render; any may be None (not written)."""
+
+    heatmap: str | os.PathLike | None = None
+    overlay: str | os.PathLike | None = None
+    png_dir: str | os.PathLike | None = None
+    npy_dir: str | os.PathLike | None = None
+
+
+def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, png_dir=None, npy_dir=None,
+                  style: RenderStyle = RenderStyle(), encoding: Encoding = Encoding(), aois=None) -> None:
     """Write the heatmap video and the overlay video of one saliency store, in one pass.
 
     ``source_video``: the source's ``VideoInfo`` (probe.json), or its path
     (probed here: one full decode). Both videos show frame i at the source's
     timestamp i (variable rates stay variable), carry the source's SAR,
-    rotation and, when it has one and ``audio`` is true, its first audio
+    rotation and, when it has one and ``encoding.audio`` is true, its first audio
     stream in sync (see ``encode.H264Writer``; odd sizes are padded to even).
-    ``normalization="frame"`` scales each frame by its own max; ``"global"``
+    ``style.normalization`` "frame" scales each frame by its own max; "global"
     by the max over the whole store (one extra streaming pass over the store,
     not the video). A store whose frames are not the source's size is resized
     to it (linear interpolation of the normalized density, before colouring).
@@ -56,27 +66,25 @@ def render_videos(zarr_path, source_video, *, heatmap_path, overlay_path, cmap: 
     count, at least 6).
 
     Frame count mismatches between store and video raise VideoError and leave
-    no output. ``crf`` and ``preset`` go to libx264, ``threads`` (0: x264's
-    choice) to each of the two encoders; the encodes dominate the run time.
+    no output. ``encoding`` (``settings.Encoding``) goes to each of the two
+    encoders; the encodes dominate the run time.
     ``aois`` (``aoi.read_aoi_csv``): their outlines are drawn on the overlay
     where and when they exist (at each frame's timestamp). The workflow renders the same frames in segments instead
     (``render_segment``, joined by ``join.join_videos``).
     """
-    check_normalization(normalization)
+    check_normalization(style.normalization)
     info = source_video if isinstance(source_video, VideoInfo) else probe(source_video)
     maps = FrameMaps([zarr_path])
     if maps.frame_count != info.frame_count:
         raise VideoError(_count_mismatch(zarr_path, maps.frame_count, info.path, info.frame_count))
-    vmax = global_density_max(maps.array(0)) if normalization == "global" else None
-    _render_range(maps, info, info, 0, info.frame_count, heatmap_path=heatmap_path, overlay_path=overlay_path,
-                  cmap=cmap, vmax=vmax, opacity=opacity, png_dir=png_dir, npy_dir=npy_dir, audio=audio,
-                  crf=crf, preset=preset, threads=threads, aois=aois)
+    vmax = global_density_max(maps.array(0)) if style.normalization == "global" else None
+    _render_range(maps, info, info, FrameRange(0, info.frame_count),
+                  Outputs(heatmap_path, overlay_path, png_dir, npy_dir), style, encoding, vmax, aois)
 
 
 def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatmap_path=None,
-                   overlay_path=None, cmap: str = "inferno", vmax: float | None = None,
-                   opacity: float = 0.5, png_dir=None, npy_dir=None, crf: int = 18,
-                   preset: str = "medium", threads: int = 0, aois=None) -> None:
+                   overlay_path=None, png_dir=None, npy_dir=None, style: RenderStyle = RenderStyle(),
+                   vmax: float | None = None, encoding: Encoding = Encoding(), aois=None) -> None:
     """Frames ``[start, stop)`` of the heatmap and overlay videos, as segment files (no audio).
 
     ``store_paths``: stores holding at least these frames: chunk stores (their
@@ -84,17 +92,15 @@ def render_segment(store_paths, info: VideoInfo, start: int, stop: int, *, heatm
     video is an H.264 stream starting with a keyframe, its timeline starting
     at frame ``start`` (``join.join_videos`` puts it in place and adds
     the audio). ``vmax``: None for per-frame normalization, else the
-    video's peak density (``global_density_max``). Exports go to
-    ``png_dir``/``npy_dir`` named by the frame's index in the whole video
-    (``render_videos``'s names). Any output may be None (not written).
-    ``aois``: outlines on the overlay, as in ``render_videos``.
+    video's peak density (``global_density_max``); ``style.normalization`` is
+    not used here. Exports go to ``png_dir``/``npy_dir`` named by the frame's
+    index in the whole video (``render_videos``'s names). Any output may be
+    None (not written). ``aois``: outlines on the overlay, as in ``render_videos``.
     """
     segment = FrameRange(start, stop)
-    maps = FrameMaps(store_paths)
-    _render_range(maps, info, segment_info(info, segment), start, stop, heatmap_path=heatmap_path,
-                  overlay_path=overlay_path, cmap=cmap, vmax=vmax, opacity=opacity, png_dir=png_dir,
-                  npy_dir=npy_dir, audio=False, crf=crf, preset=preset, threads=threads, aois=aois)
-
+    _render_range(FrameMaps(store_paths), info, segment_info(info, segment), segment,
+                  Outputs(heatmap_path, overlay_path, png_dir, npy_dir), style,
+                  dataclasses.replace(encoding, audio=False), vmax, aois)
 
 
 def segment_info(info: VideoInfo, segment: FrameRange) -> VideoInfo:
@@ -140,25 +146,25 @@ class FrameMaps:
         raise SalienceError(f"no store holds frame {index} (they hold {held}); predict it first")
 
 
-def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start: int, stop: int, *,
-                  heatmap_path, overlay_path, cmap, vmax, opacity, png_dir, npy_dir, audio, crf, preset,
-                  threads, aois=None) -> None:
-    """Colour frames [start, stop) of ``source`` and encode them at ``encoded``'s timestamps.
+def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, frames: FrameRange, files: Outputs,
+                  style: RenderStyle, encoding: Encoding, vmax: float | None, aois=None) -> None:
+    """Colour ``frames`` of ``source`` and encode them at ``encoded``'s timestamps.
 
     Frames are read and coloured on a worker thread while this thread
     encodes (the codecs release the GIL), a few frames ahead at most.
     """
-    if not 0.0 <= opacity <= 1.0:
-        raise ConfigError(f"opacity must be in [0, 1], got {opacity}")
-    lut = colormap_lut(cmap)
+    if not 0.0 <= style.opacity <= 1.0:
+        raise ConfigError(f"opacity must be in [0, 1], got {style.opacity}")
+    lut = colormap_lut(style.colormap)
+    start, stop = frames.start, frames.stop
     for index in (start, stop - 1):
         maps[index]  # a store that lacks the range fails here, before any encoding
     digits = max(6, len(str(source.frame_count)))
     size = (source.width, source.height)
-    colour = any(path is not None for path in (heatmap_path, overlay_path, png_dir))
+    colour = any(path is not None for path in (files.heatmap, files.overlay, files.png_dir))
 
     def coloured():
-        frames = read_frames(source, start, stop) if overlay_path is not None else None
+        video_frames = read_frames(source, start, stop) if files.overlay is not None else None
         for index in range(start, stop):
             log_frame = maps[index]
             if not colour:
@@ -167,24 +173,23 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, start:
             scaled = normalized_density(log_frame, vmax)
             if scaled.shape != (source.height, source.width):
                 scaled = cv2.resize(scaled, size, interpolation=cv2.INTER_LINEAR)
-            heat = apply_lut(scaled, lut) if colour else None
-            overlay = blend(next(frames), heat, opacity) if frames is not None else None
+            heat = apply_lut(scaled, lut)
+            overlay = blend(next(video_frames), heat, style.opacity) if video_frames is not None else None
             if aois and overlay is not None:
                 draw_aois(overlay, aois, source.timestamps[index])
             yield index, log_frame, heat, overlay
 
     with ExitStack() as outputs:  # on an exception every output is discarded
-        encoding = dict(audio=audio, crf=crf, preset=preset, threads=threads)
         writers = []
         heat_writer = overlay_writer = None
-        if heatmap_path is not None:
-            heat_writer = outputs.enter_context(H264Writer(heatmap_path, encoded, **encoding))
+        if files.heatmap is not None:
+            heat_writer = outputs.enter_context(H264Writer(files.heatmap, encoded, encoding))
             writers.append(heat_writer)
-        if overlay_path is not None:
-            overlay_writer = outputs.enter_context(H264Writer(overlay_path, encoded, **encoding))
+        if files.overlay is not None:
+            overlay_writer = outputs.enter_context(H264Writer(files.overlay, encoded, encoding))
             writers.append(overlay_writer)
-        pngs = outputs.enter_context(StagedDir(png_dir)) if png_dir is not None else None
-        npys = outputs.enter_context(StagedDir(npy_dir)) if npy_dir is not None else None
+        pngs = outputs.enter_context(StagedDir(files.png_dir)) if files.png_dir is not None else None
+        npys = outputs.enter_context(StagedDir(files.npy_dir)) if files.npy_dir is not None else None
 
         coloured_frames = outputs.enter_context(BackgroundIterator(coloured(), 4, "salience-colour"))
         for index, log_frame, heat, overlay in coloured_frames:
