@@ -5,7 +5,7 @@ import pytest
 import torch
 from videos import make_video
 
-from salience.__main__ import configure_model_options
+from salience.predict import configure_model_options
 from salience.errors import ConfigError
 from salience.models import build_model
 from salience.models.per_frame import FixationHistory

@@ -10,7 +10,7 @@ import yaml
 
 from salience.__main__ import build_parser
 from salience.models.description import MODEL_OPTIONS
-from salience.settings import PREDICTION_KEYS, Encoding, RenderStyle
+from salience.settings import PREDICTION_KEYS, Encoding, Prediction, RenderStyle
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
@@ -27,6 +27,12 @@ def test_schema_and_config_defaults_are_the_settings(cls, key):
     assert CONFIG["render"][key] == default
 
 
+@pytest.mark.parametrize("key", [f.name for f in dataclasses.fields(Prediction) if f.name != "threads"])
+def test_prediction_defaults_are_the_schema_defaults(key):
+    # threads: the config's is the CPUs of a job (2); the command line's None leaves it to torch
+    assert SCHEMA["properties"][key]["default"] == getattr(Prediction, key)
+
+
 def test_model_options_neutral_values_are_the_schema_defaults():
     for key, neutral in MODEL_OPTIONS.items():
         assert SCHEMA["properties"][key]["default"] == neutral
@@ -36,11 +42,11 @@ def test_prediction_keys_are_config_keys():
     assert set(PREDICTION_KEYS) <= set(SCHEMA["properties"])
 
 
-@pytest.mark.parametrize("step", ["render-segment", "human", "snapshots"])
+@pytest.mark.parametrize("step", ["render-segment", "human", "snapshots", "predict"])
 def test_command_line_defaults_are_the_settings(step):
     steps = next(a for a in build_parser()._actions if a.dest == "step")
     defaults = {action.dest: action.default for action in steps.choices[step]._actions}
-    for cls in (RenderStyle, Encoding):
+    for cls in (RenderStyle, Encoding) if step != "predict" else (Prediction,):
         for field in dataclasses.fields(cls):
             if field.name in defaults:
                 assert defaults[field.name] == field.default, (step, field.name)

@@ -42,6 +42,25 @@ class Encoding:
     audio: bool = True
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """How a prediction job runs (config keys of the same names; ``python -m salience predict``).
+
+    Torch-free: the command line parses without torch. ``threads``: CPU
+    threads for torch and the store's writers (None: torch's choice).
+    """
+
+    head: str = "partial"
+    precision: str = "fp32"
+    batch_size: int = 4
+    device: str = "auto"
+    threads: int | None = None
+    scale: float = 1.0
+    fixation_history: str = "center"
+    store_dtype: str = "float32"
+    shard_frames: int = 20
+
+
 #: Config keys whose values shape the predicted maps: changing one reruns
 #: prediction (common.smk leaves out those that do not apply to the model).
 PREDICTION_KEYS = ("model", "weights", "center_bias", "head", "precision", "chunk_frames", "scale",

@@ -52,6 +52,7 @@ from zarr.codecs import BloscCodec, ZstdCodec
 from .atomic import StagedDir, remove_stale_temporaries
 from .background import map_ahead
 from .errors import ConfigError, SalienceError
+from .settings import Prediction
 
 ARRAY = "log_density"
 CENTER_BIAS = "log_center_bias"  # H x W: the log center bias the model used, at frame size
@@ -61,7 +62,7 @@ QUANTUM = 2.0**-8  # "quantized": the step of stored values
 # Default frames per shard file (config ``shard_frames``): 20 frames make a
 # 20-minute 30 fps video 1,800 files instead of 36,000; a job holds up to
 # WRITE_THREADS + 1 shards of float32 frames (0.5 GB at 1080p).
-SHARD_FRAMES = 20
+SHARD_FRAMES = Prediction.shard_frames
 
 LOG_DENSITY_ATTRS = {
     "long_name": "log saliency density",
