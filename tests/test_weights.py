@@ -24,6 +24,7 @@ from salience import weights
 from salience.errors import ConfigError, WeightsError
 from salience.models import MODELS, build_model, describe
 from salience.models.center_bias import ZERO_PIXEL_FLOOR, log_density_from_probability
+from salience.models.checkpoint import check_checkpoint_path
 
 REPO_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -148,7 +149,7 @@ def test_local_checkpoints_missing_and_text_files(tmp_path):
     loaded = build_model("deepgaze_mr", weights=path)
     assert torch.equal(loaded.readout.conv1.weight, model.readout.conv1.weight)
     with pytest.raises(WeightsError, match="does not exist .*config 'weights'"):
-        weights.check_checkpoint_path(tmp_path / "nope.pt")
+        check_checkpoint_path(tmp_path / "nope.pt")
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     with pytest.raises(WeightsError, match="is not a PyTorch checkpoint"):
         build_model("deepgaze_mr", weights=tmp_path / "junk.pt")
