@@ -246,7 +246,7 @@ def errors(maps: np.ndarray, reference: np.ndarray) -> tuple[float, float, str]:
 def fixture_precision(device: str, threads: int | None, precisions: list[str]) -> list[list]:
     """Reduced precision on the golden fixture; runs in its own process."""
     sys.path.insert(0, str(harness.REPO / "tests"))
-    from recipe import fill_with_recipe
+    from helpers.recipe import fill_with_recipe
 
     from salience.models import build_model
     from salience.predict import iter_log_density
