@@ -7,22 +7,16 @@ import functools
 import json
 import os
 import re
-import sys
-from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# The `salience` package lives beside the rules; make it importable here and
-# in every job (jobs inherit the environment).
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
-import salience  # noqa: E402
-
-salience.export_to_subprocesses()
-from salience.errors import SalienceError  # noqa: E402
-from salience import frames, plan, settings, store, video  # noqa: E402
-from salience.config_checks import check_files  # noqa: E402
-from salience.models import MODEL_OPTIONS, describe  # noqa: E402
+# The `salience` package (workflow_scripts/) is installed by the environment:
+# `pip install -e .` here, envs/salience.yaml for the jobs of --use-conda.
+from salience.errors import SalienceError
+from salience import frames, plan, settings, store, video
+from salience.config_checks import check_files
+from salience.models import MODEL_OPTIONS, describe
 
 validate(config, schema="../schemas/config.schema.yaml")
 # Every fact about the model comes from its description (salience.models).

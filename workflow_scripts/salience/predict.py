@@ -558,59 +558,6 @@ def load_for_prediction(record: dict):
     return model, center_bias
 
 
-def cmd_predict(args) -> None:
-    import torch
-
-    from . import store, weights
-    from .device import out_of_memory_message, resolve_device
-    from .predict import Progress, predict_range
-    from .video import probe
-
-    # First: a job given a GPU that it cannot use stops here, in seconds.
-    device = resolve_device(args.device)
-    if args.weights_record:
-        record = weights.read_record(args.weights_record)
-    elif args.weights == "untrained":  # tests and benchmarks: no files at all
-        record = weights.resolve(args.model, "untrained", "uniform")
-    else:
-        raise SalienceError("predict needs --weights-record (written by 'python -m salience download') "
-                            "or --weights untrained")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    # With the probe record, frames are found by their timestamps (seeks);
-    # without, the video is probed here (one full decode).
-    info = _load_probe(args.probe) if args.probe else probe(args.video)
-    start = args.start
-    stop = info.frame_count if args.stop is None else args.stop
-    if not 0 <= start < stop <= info.frame_count:
-        raise SalienceError(f"{args.video}: frames [{start}, {stop}) are not within its {info.frame_count} frames")
-    model, center_bias = load_for_prediction(record)
-    configure_model_options(model, record["model"], args.scale, args.fixation_history)
-    progress = Progress(stop - start, f"{Path(args.video).name} [{start}, {stop})")
-    # What the prediction adds to every frame (the stream computes the same
-    # call): stored beside the maps for metrics and plots.
-    log_center_bias = model.log_center_bias(info.height, info.width, center_bias).float().numpy()
-    frames = predict_range(
-        model, info, start, stop,
-        center_bias=center_bias, head=args.head,
-        batch_size=args.batch_size, device=device, dtype=args.precision,
-    )
-    attrs = {
-        "model": record["model"], "weights": record["weights"], "head": args.head,
-        "center_bias": record["center_bias"], "weights_sha256": record["weights_sha256"],
-        "precision": args.precision, "start": start, "stop": stop, "fps": info.fps,
-        "source": str(args.video), "scale": args.scale, "fixation_history": args.fixation_history,
-    }
-    try:
-        store.write_frames(args.output, frames, first=start, count=stop - start,
-                           height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
-                           threads=args.threads, on_frame=progress.update, log_center_bias=log_center_bias,
-                           shard_frames=args.shard_frames, allow_nan_before=nan_head(record["model"], args.head))
-    except torch.cuda.OutOfMemoryError:
-        # write_frames removed its half-written store on the way out.
-        raise SalienceError(out_of_memory_message(device, args.batch_size, info.width, info.height)) from None
-
-
 def nan_head(model: str, head: str) -> int:
     """Frames left NaN at the start of a video: the "skip" head has no full window there."""
     from .models import describe
