@@ -133,7 +133,20 @@ def _remove_if_unlocked(path: str) -> bool:
         os.close(descriptor)
 
 
-class _Staged:
+class CommitOnExit:
+    """A context manager that commits on a clean exit and discards on an exception."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+class _Staged(CommitOnExit):
     """An output filled under a hidden temporary name beside it and renamed into place by ``commit``.
 
     ``discard`` (or an exception in a ``with`` block) deletes the temporary
@@ -169,15 +182,6 @@ class _Staged:
             self._remove()
         finally:
             release(self.temp)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
 
 
 class StagedFile(_Staged):

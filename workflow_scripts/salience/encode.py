@@ -28,7 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .atomic import StagedFile
+from .atomic import CommitOnExit, StagedFile
 from .errors import VideoError
 from .settings import Encoding
 from .video import VideoInfo
@@ -61,7 +61,7 @@ def timeline_origin(info: VideoInfo, with_audio: bool) -> float:
     return start
 
 
-class H264Writer:
+class H264Writer(CommitOnExit):
     """Encode RGB frames of a source video's timing to an H.264 file, atomically.
 
     ``info``: the source's probe; frames are written in its display
@@ -114,15 +114,6 @@ class H264Writer:
         except BaseException:
             self._discard()
             raise
-
-    def __enter__(self) -> H264Writer:
-        return self
-
-    def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def write(self, frame_rgb: np.ndarray) -> None:
         """Append the next frame (RGB uint8, display orientation, the source's size)."""
@@ -188,6 +179,8 @@ class H264Writer:
             return
         self._discard()
         self._state = "aborted"
+
+    commit, discard = close, abort  # CommitOnExit: a clean ``with`` block publishes, an exception discards
 
     def _mux(self, packets) -> None:
         for packet in packets:

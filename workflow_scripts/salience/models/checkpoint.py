@@ -91,3 +91,10 @@ def load_state(model, path: str | Path, label: str, official_url: str):
     except RuntimeError as error:  # shape mismatches
         raise WeightsError(f"{path} does not fit {label}: {error}") from error
     return model
+
+
+def ready(model, checkpoint: str | Path | None, label: str, official_url: str):
+    """``model`` in eval mode: untrained (``checkpoint`` None) or loaded from ``checkpoint`` (``load_state``)."""
+    if checkpoint is not None:
+        load_state(model, checkpoint, label, official_url)
+    return model.eval()
