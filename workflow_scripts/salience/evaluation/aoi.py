@@ -55,6 +55,11 @@ class AOI:
             return None
         return tuple(np.interp(t, self.times, self.boxes[:, i]) for i in range(4))
 
+    def pixels_at(self, t: float, width: int, height: int):
+        """``pixel_box`` of the rectangle at time t in a frame of that size, or None where the AOI does not exist."""
+        box = self.box_at(t)
+        return None if box is None else pixel_box(box, width, height)
+
 
 def read_aoi_csv(path) -> list[AOI]:
     """The AOIs of a CSV, checked (TableError names file, line and column), in order of first appearance."""
@@ -117,10 +122,10 @@ def frame_rows(density: np.ndarray, aois: list[AOI], t: float, points=None):
     height, width = density.shape
     rows = []
     for aoi in aois:
-        box = aoi.box_at(t)
-        if box is None:
+        pixels = aoi.pixels_at(t, width, height)
+        if pixels is None:
             continue
-        r0, r1, c0, c1 = pixel_box(box, width, height)
+        r0, r1, c0, c1 = pixels
         area = (r1 - r0) * (c1 - c0) / (width * height)
         mass = float(density[r0:r1, c0:c1].sum()) if area else 0.0
         human = None
