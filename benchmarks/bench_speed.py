@@ -38,7 +38,7 @@ after model build; error against the fp32 default streaming row on frames
 log-density difference, and the lowest per-frame Pearson correlation of the
 density maps (``exp`` of the log-density).
 
-The model is DeepGaze MR with the fixtures' recipe weights (tests/recipe.py,
+The model is DeepGaze MR with the fixtures' recipe weights (tests/helpers/recipe.py,
 seed 1): random, but with the statistics of trained weights, so its maps have
 structure and the error columns mean something (the official checkpoint is
 not downloaded by benchmarks). Speed does not depend on the weights' values.

@@ -4,7 +4,7 @@
     python benchmarks/bench_store.py --maps maps.npy                    # maps saved by an earlier run (--save-maps)
 
 Storage rows: real maps, i.e. DeepGaze MR with the fixtures' recipe weights
-(tests/recipe.py) and a Gaussian center bias, run on ``--frames`` frames of
+(tests/helpers/recipe.py) and a Gaussian center bias, run on ``--frames`` frames of
 ``--video`` scaled to ``--size`` (a few minutes on 2 CPU cores at 1080p).
 Each storage (``salience.store.STORE_DTYPES``) writes them with the
 prediction jobs' writer (shards of ``--shard-frames``); bytes per frame are

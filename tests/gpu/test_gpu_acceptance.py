@@ -26,7 +26,7 @@ def tiny_run():
 
 def test_it_runs_the_doctor_and_the_gpu_tests_first(tiny_run):
     assert "forward pass on cpu: ok" in tiny_run and "verdict: " in tiny_run
-    assert "python3 -m pytest -m gpu tests/test_gpu.py" in tiny_run
+    assert "python3 -m pytest -m gpu tests/gpu/test_gpu.py" in tiny_run
     assert "skipped" in tiny_run and "no usable CUDA device" in tiny_run  # the reason, not a bare skip
 
 
