@@ -119,7 +119,7 @@ def _load_make_profile():
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, slurm_cluster):
     """A small H.264 clip shared by every run."""
-    from videos import make_video
+    from helpers.videos import make_video
 
     root = tmp_path_factory.mktemp("slurm_inputs")
     return make_video(root / "clip.mp4", frames=FRAMES, size=f"{WIDTH}x{HEIGHT}", fps=25)

@@ -104,7 +104,7 @@ def test_aoi_outlines_on_the_overlay_rerender_only_the_videos(evaluated_run, tmp
     import shutil
 
     import numpy as np
-    from videos import decode_all
+    from helpers.videos import decode_all
 
     run = tmp_path / "run"
     shutil.copytree(evaluated_run, run, symlinks=True)  # mtimes kept: Snakemake sees a finished run
