@@ -201,10 +201,11 @@ def measure(variant: dict, video: str, width: int, height: int, frames: int, dev
 
         if variant["store"]:
             from salience import store
+            from salience.settings import Storage
 
             store_path = Path(maps_path).with_suffix(".zarr")
             store.write_frames(store_path, maps(), first=0, count=frames, height=height, width=width,
-                               attrs={}, dtype=variant["store"], threads=threads)
+                               attrs={}, storage=Storage(variant["store"], threads=threads))
             seconds = timer.seconds()
             kept[:] = store.open_array(store_path).get_orthogonal_selection(
                 (keep, slice(None), slice(None)))  # the error of what was stored

@@ -11,6 +11,7 @@ from salience.errors import SalienceError
 from salience.models import build_model
 from salience.plan import plan_chunks
 from salience.predict import iter_log_density, predict_range
+from salience.settings import Storage
 from salience.video import read_frames
 
 FRAMES = 40
@@ -72,7 +73,7 @@ def test_chunk_stores_assemble_to_the_sequential_result(model, video, sequential
         path = tmp_path / f"{chunk.name}.zarr"
         store.write_frames(path, predict_range(model, video, chunk.start, chunk.stop, device="cpu"),
                            first=chunk.start, count=chunk.stop - chunk.start,
-                           height=32, width=48, attrs={"fps": 25.0}, shard_frames=5)
+                           height=32, width=48, attrs={"fps": 25.0}, storage=Storage(shard_frames=5))
         paths.append(path)
     out = tmp_path / "saliency.zarr"
     store.assemble(reversed(paths), out, frame_count=FRAMES, attrs={"fps": 25.0})
@@ -92,8 +93,8 @@ def test_float16_stores_round_to_nearest_and_stay_normalized(sequential, tmp_pat
     for first, stop in halves:
         paths.append(tmp_path / f"{first}.zarr")
         store.write_frames(paths[-1], ((i, sequential[i]) for i in range(first, stop)), first=first,
-                           count=stop - first, height=32, width=48, attrs={}, dtype="float16", threads=3,
-                           shard_frames=4)
+                           count=stop - first, height=32, width=48, attrs={},
+                           storage=Storage(dtype="float16", threads=3, shard_frames=4))
     out = tmp_path / "saliency.zarr"
     store.assemble(paths, out, frame_count=FRAMES, attrs={"fps": 25.0}, dtype="float16")
     array = store.open_array(out)
@@ -108,7 +109,7 @@ def test_float16_stores_round_to_nearest_and_stay_normalized(sequential, tmp_pat
         store.assemble(paths, tmp_path / "f32.zarr", frame_count=FRAMES, attrs={"fps": 25.0}, dtype="float32")
     with pytest.raises(SalienceError, match="store dtype must be one of"):
         store.write_frames(tmp_path / "x.zarr", iter([]), first=0, count=1, height=32, width=48, attrs={},
-                           dtype="float64")
+                           storage=Storage(dtype="float64"))
     assert not (tmp_path / "x.zarr").exists() and not (tmp_path / "f32.zarr").exists()
 
 

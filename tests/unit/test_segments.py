@@ -15,7 +15,7 @@ from salience.frames import FrameRange
 from salience.rendering import colour, export
 from salience.rendering import videos as render
 from salience.errors import VideoError
-from salience.settings import Encoding, RenderStyle
+from salience.settings import Encoding, RenderStyle, Storage
 
 
 def write_chunk_stores(folder, info, bounds):
@@ -33,7 +33,7 @@ def write_chunk_stores(folder, info, bounds):
         path = folder / f"{FrameRange(start, stop, 0).name}.zarr"
         # shards of one frame: whole shards for any chunk bounds, as in a job
         store.write_frames(path, frames(start, stop), first=start, count=stop - start, height=height,
-                           width=width, attrs={}, shard_frames=1)
+                           width=width, attrs={}, storage=Storage(shard_frames=1))
         paths.append(path)
     return paths
 

@@ -21,6 +21,7 @@ from helpers.videos import make_video
 import salience
 from salience import store
 from salience.errors import ConfigError, SalienceError
+from salience.settings import Storage
 
 FRAMES, FPS = 24, 25
 
@@ -121,7 +122,7 @@ def test_quantized_storage_keeps_every_value_within_its_stated_error(tmp_path):
     for first, stop in ((0, 6), (6, 10)):
         paths.append(tmp_path / f"{first}.zarr")
         store.write_frames(paths[-1], ((i, maps[i]) for i in range(first, stop)), first=first, count=stop - first,
-                           height=40, width=64, attrs={}, dtype="quantized", shard_frames=3)
+                           height=40, width=64, attrs={}, storage=Storage(dtype="quantized", shard_frames=3))
     out = tmp_path / "saliency.zarr"
     store.assemble(paths, out, frame_count=10, attrs={"fps": 30.0}, dtype="quantized")
     with warnings.catch_warnings():
@@ -149,7 +150,7 @@ def test_assembly_refuses_chunks_that_split_a_shard(tmp_path):
     for first, stop in ((0, 5), (5, 10)):
         paths.append(tmp_path / f"{first}.zarr")
         store.write_frames(paths[-1], ((i, maps[i]) for i in range(first, stop)), first=first, count=stop - first,
-                           height=8, width=8, attrs={}, shard_frames=4)
+                           height=8, width=8, attrs={}, storage=Storage(shard_frames=4))
     with pytest.raises(SalienceError, match="not whole shards of 4 frames"):
         store.assemble(paths, tmp_path / "s.zarr", frame_count=10, attrs={"fps": 1.0})
     assert not (tmp_path / "s.zarr").exists()
@@ -190,7 +191,7 @@ def test_a_killed_assembly_leaves_nothing_after_a_rerun(tmp_path):
     for first, stop in ((0, 4), (4, 8), (8, 9)):
         paths.append(chunks_dir / f"{first:07d}-{stop:07d}.zarr")
         store.write_frames(paths[-1], ((i, maps[i]) for i in range(first, stop)), first=first, count=stop - first,
-                           height=8, width=8, attrs={}, shard_frames=2)
+                           height=8, width=8, attrs={}, storage=Storage(shard_frames=2))
     unplanned = chunks_dir / "0000000-0000009.zarr"  # a chunk of an older plan
     store.write_frames(unplanned, enumerate(maps), first=0, count=9, height=8, width=8, attrs={})
     (tmp_path / "probe.json").write_text(json.dumps({"frame_count": 9, "fps": 10.0, "width": 8, "height": 8}))

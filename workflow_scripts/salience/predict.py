@@ -518,8 +518,8 @@ def predict_job(video, output, *, weights_record=None, untrained: str | None = N
     }
     try:
         store.write_frames(output, frames, first=start, count=stop - start, height=info.height, width=info.width,
-                           attrs=attrs, dtype=options.store_dtype, threads=options.threads, on_frame=progress.update,
-                           log_center_bias=log_center_bias, shard_frames=options.shard_frames,
+                           attrs=attrs, storage=options.storage, on_frame=progress.update,
+                           log_center_bias=log_center_bias,
                            allow_nan_before=nan_head(record["model"], options.head))
     except torch.cuda.OutOfMemoryError:
         # write_frames removed its half-written store on the way out.

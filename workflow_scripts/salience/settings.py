@@ -43,6 +43,16 @@ class Encoding:
 
 
 @dataclass(frozen=True)
+class Storage:
+    """How a store's maps are written: ``dtype`` (``store.STORE_DTYPES``), frames per
+    shard file, and writer threads (None: ``store.WRITE_THREADS``)."""
+
+    dtype: str = "float32"
+    shard_frames: int = 20
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
 class Prediction:
     """How a prediction job runs (config keys of the same names; ``python -m salience predict``).
 
@@ -57,8 +67,12 @@ class Prediction:
     threads: int | None = None
     scale: float = 1.0
     fixation_history: str = "center"
-    store_dtype: str = "float32"
-    shard_frames: int = 20
+    store_dtype: str = Storage.dtype
+    shard_frames: int = Storage.shard_frames
+
+    @property
+    def storage(self) -> Storage:
+        return Storage(self.store_dtype, self.shard_frames, self.threads)
 
 
 #: Config keys whose values shape the predicted maps: changing one reruns

@@ -52,7 +52,7 @@ from zarr.codecs import BloscCodec, ZstdCodec
 from .atomic import StagedDir, remove_stale_temporaries
 from .background import map_ahead
 from .errors import ConfigError, SalienceError
-from .settings import Prediction
+from .settings import Storage
 
 ARRAY = "log_density"
 CENTER_BIAS = "log_center_bias"  # H x W: the log center bias the model used, at frame size
@@ -62,7 +62,7 @@ QUANTUM = 2.0**-8  # "quantized": the step of stored values
 # Default frames per shard file (config ``shard_frames``): 20 frames make a
 # 20-minute 30 fps video 1,800 files instead of 36,000; a job holds up to
 # WRITE_THREADS + 1 shards of float32 frames (0.5 GB at 1080p).
-SHARD_FRAMES = Prediction.shard_frames
+SHARD_FRAMES = Storage.shard_frames
 
 LOG_DENSITY_ATTRS = {
     "long_name": "log saliency density",
@@ -256,11 +256,9 @@ def write_frames(
     height: int,
     width: int,
     attrs: dict,
-    dtype: str = "float32",
-    threads: int | None = None,
+    storage: Storage = Storage(),
     on_frame=None,
     log_center_bias: np.ndarray | None = None,
-    shard_frames: int = SHARD_FRAMES,
     allow_nan_before: int = 0,
 ) -> None:
     """Write ``count`` frames (indices ``first``..) into a new store, atomically.
@@ -269,16 +267,16 @@ def write_frames(
     video frame ``first`` (recorded as attribute ``first_frame``). A missing,
     misplaced, wrongly sized or non-normalized frame is an error: no store
     appears (NaN frames are allowed before ``allow_nan_before``: the "skip"
-    head policy). ``dtype``: one of ``STORE_DTYPES``; ``threads``: writer
-    threads (at least ``WRITE_THREADS``); ``log_center_bias``: the H x W log
-    center bias the model used, stored beside the maps; ``shard_frames``:
-    frames per shard file (assembly links the shards of chunk stores that
-    start at a multiple of it).
+    head policy). ``storage`` (``settings.Storage``): the dtype (one of
+    ``STORE_DTYPES``), frames per shard file (assembly links the shards of
+    chunk stores that start at a multiple of it) and writer threads (at least
+    ``WRITE_THREADS``); ``log_center_bias``: the H x W log center bias the
+    model used, stored beside the maps.
     """
     with StagedDir(path) as staged:
-        array = create(staged.temp, count, height, width, {**attrs, "first_frame": first}, dtype,
-                       log_center_bias, shard_frames)
-        with _ShardWrites(array, threads, source=path, first=first, allow_nan_before=allow_nan_before) as writes:
+        array = create(staged.temp, count, height, width, {**attrs, "first_frame": first}, storage.dtype,
+                       log_center_bias, storage.shard_frames)
+        with _ShardWrites(array, storage.threads, source=path, first=first, allow_nan_before=allow_nan_before) as writes:
             expected = first
             for index, log_density in frames:
                 if index != expected:
