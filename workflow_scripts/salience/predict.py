@@ -452,7 +452,11 @@ def predict_range(
 
 
 class Progress:
-    """Logs frames done and frames/s every ``every_s`` seconds (job logs)."""
+    """Logs tqdm's progress line (frames done, frames/s, time left) every ``every_s`` seconds.
+
+    One log line each time, not a live bar: the job logs are files, where a
+    bar's carriage-return redraws would pile up on one line.
+    """
 
     def __init__(self, total: int, label: str, every_s: float = 10.0):
         self.total, self.label, self.every_s = total, label, every_s
@@ -460,14 +464,14 @@ class Progress:
         self.started = self.last = time.monotonic()
 
     def update(self, n: int = 1) -> None:
+        from tqdm import tqdm
+
         self.done += n
         now = time.monotonic()
         if now - self.last >= self.every_s or self.done == self.total:
             self.last = now
-            rate = self.done / max(now - self.started, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else math.inf
-            log.info("%s: %d/%d frames, %.2f frames/s, %.0f s left",
-                     self.label, self.done, self.total, rate, eta)
+            log.info("%s", tqdm.format_meter(self.done, self.total, now - self.started, unit="frame",
+                                             prefix=self.label, ascii=True, ncols=80))
 
 
 # --------------------------------------------------------------------------- the prediction job
