@@ -24,7 +24,7 @@ def test_steps_by_hand(tmp_path):
     result = salience("predict", str(video), "--output", str(tmp_path / "s.zarr"), "--weights", "untrained",
                       "--start", "2", "--device", "cpu")
     assert result.returncode == 0, result.stderr
-    assert "4/4 frames" in result.stderr  # progress in the log
+    assert "100%" in result.stderr and "| 4/4 [" in result.stderr  # the progress line in the log
     array = store.open_array(tmp_path / "s.zarr")
     assert array.shape == (4, 32, 48) and np.isfinite(array[:]).all()
 
