@@ -94,9 +94,12 @@ def run_evaluate(store: Path, gaze: Path, output: Path, pixels_per_degree: float
 def per_frame_in_long_video(store: Path, frames: int, video_frames: int, points: int, width: int, height: int,
                             pixels_per_degree: float) -> float:
     """Seconds per frame for the first ``frames`` frames, with a gaze table of ``video_frames`` frames."""
-    from salience.evaluate import log_center_bias, map_ahead, open_store
-    from salience.gaze import GazeOnFrames, sigma_pixels
-    from salience.metrics import VideoEvaluator
+    from salience.evaluation.density import sigma_pixels
+    from salience.background import map_ahead
+    from salience.evaluation.evaluate import log_center_bias
+    from salience.store import open_store
+    from salience.evaluation.gaze import GazeOnFrames
+    from salience.evaluation.metrics import VideoEvaluator
 
     rng = np.random.default_rng(2)
     count = video_frames * points

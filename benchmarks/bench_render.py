@@ -3,7 +3,7 @@
     python benchmarks/bench_render.py                       # 720p and 1080p, 48 frames per row
     python benchmarks/bench_render.py --frames 24 --presets medium   # quicker
 
-One table. Every row is ``salience.render.render_segment`` (the segment job:
+One table. Every row is ``salience.rendering.videos.render_segment`` (the segment job:
 decode the source, read the maps from a chunk store, colour, blend, encode
 both videos with libx264 at crf 18), run in a fresh process:
 
@@ -58,13 +58,15 @@ def prepare(folder: Path, frames: int, width: int, height: int):
 
 def render_job(info, maps, start, stop, folder, preset="medium", threads=2):
     """One segment job in this process; (seconds, bytes of both videos)."""
-    from salience import render, segments
+    from salience.frames import FrameRange
+    from salience.rendering import videos as render
+    from salience.settings import Encoding
 
-    name = segments.Segment(start, stop).name
+    name = FrameRange(start, stop).name
     heatmap, overlay = folder / "heatmap" / f"{name}.mp4", folder / "overlay" / f"{name}.mp4"
     began = time.perf_counter()
     render.render_segment([maps], info, start, stop, heatmap_path=heatmap, overlay_path=overlay,
-                          preset=preset, threads=threads, crf=18)
+                          encoding=Encoding(crf=18, preset=preset, threads=threads))
     return time.perf_counter() - began, heatmap.stat().st_size + overlay.stat().st_size
 
 
@@ -87,7 +89,8 @@ def main() -> None:
     sizes = [harness.parse_size(s) for s in args.sizes.split(",")]
     threads = harness.parse_list(args.threads, int)
     presets = harness.parse_list(args.presets)
-    from salience import segments
+    from salience import join
+    from salience.frames import FrameRange
 
     print(f"{os.cpu_count()} CPUs; {args.frames} frames per row; crf 18; both videos per job")
     print("| row | size | frames/s | KiB/frame | wall s |")
@@ -121,8 +124,8 @@ def main() -> None:
         parallel = time.perf_counter() - began
         began = time.perf_counter()
         for kind in ("heatmap", "overlay"):
-            parts = [folder / kind / f"{segments.Segment(a, b).name}.mp4" for a, b in zip(bounds, bounds[1:])]
-            segments.join_videos(parts, info, scratch / f"{kind}.mp4")
+            parts = [folder / kind / f"{FrameRange(a, b).name}.mp4" for a, b in zip(bounds, bounds[1:])]
+            join.join_videos(parts, info, scratch / f"{kind}.mp4")
         join = time.perf_counter() - began
         scale = args.total / n
         row("one job", size, one)

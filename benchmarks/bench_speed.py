@@ -38,7 +38,7 @@ after model build; error against the fp32 default streaming row on frames
 log-density difference, and the lowest per-frame Pearson correlation of the
 density maps (``exp`` of the log-density).
 
-The model is DeepGaze MR with the fixtures' recipe weights (tests/recipe.py,
+The model is DeepGaze MR with the fixtures' recipe weights (tests/helpers/recipe.py,
 seed 1): random, but with the statistics of trained weights, so its maps have
 structure and the error columns mean something (the official checkpoint is
 not downloaded by benchmarks). Speed does not depend on the weights' values.
@@ -201,10 +201,11 @@ def measure(variant: dict, video: str, width: int, height: int, frames: int, dev
 
         if variant["store"]:
             from salience import store
+            from salience.settings import Storage
 
             store_path = Path(maps_path).with_suffix(".zarr")
             store.write_frames(store_path, maps(), first=0, count=frames, height=height, width=width,
-                               attrs={}, dtype=variant["store"], threads=threads)
+                               attrs={}, storage=Storage(variant["store"], threads=threads))
             seconds = timer.seconds()
             kept[:] = store.open_array(store_path).get_orthogonal_selection(
                 (keep, slice(None), slice(None)))  # the error of what was stored
@@ -246,7 +247,7 @@ def errors(maps: np.ndarray, reference: np.ndarray) -> tuple[float, float, str]:
 def fixture_precision(device: str, threads: int | None, precisions: list[str]) -> list[list]:
     """Reduced precision on the golden fixture; runs in its own process."""
     sys.path.insert(0, str(harness.REPO / "tests"))
-    from recipe import fill_with_recipe
+    from helpers.recipe import fill_with_recipe
 
     from salience.models import build_model
     from salience.predict import iter_log_density

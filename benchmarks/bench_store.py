@@ -4,7 +4,7 @@
     python benchmarks/bench_store.py --maps maps.npy                    # maps saved by an earlier run (--save-maps)
 
 Storage rows: real maps, i.e. DeepGaze MR with the fixtures' recipe weights
-(tests/recipe.py) and a Gaussian center bias, run on ``--frames`` frames of
+(tests/helpers/recipe.py) and a Gaussian center bias, run on ``--frames`` frames of
 ``--video`` scaled to ``--size`` (a few minutes on 2 CPU cores at 1080p).
 Each storage (``salience.store.STORE_DTYPES``) writes them with the
 prediction jobs' writer (shards of ``--shard-frames``); bytes per frame are
@@ -139,6 +139,7 @@ def main(argv=None) -> int:
     import torch
 
     from salience import store
+    from salience.settings import Storage
 
     width, height = harness.parse_size(args.size)
     print(f"# bench_store: {harness.machine_line(torch.device('cpu'))}")
@@ -164,7 +165,7 @@ def main(argv=None) -> int:
         for storage in store.STORE_DTYPES:
             target = scratch / f"{storage}.zarr"
             store.write_frames(target, enumerate(maps), first=0, count=count, height=map_height,
-                               width=map_width, attrs={}, dtype=storage, shard_frames=args.shard_frames)
+                               width=map_width, attrs={}, storage=Storage(storage, args.shard_frames))
             back = store.open_array(target)[:].astype(np.float64)
             per_frame = disk_bytes(target) / count
             rows.append([f"shards of {args.shard_frames}, {storage}", None, per_frame / 1e3,
@@ -201,6 +202,7 @@ def synthetic_chunks(folder: Path, args, width: int, height: int) -> list[Path]:
     """Chunk stores of ``args.assembly_frames`` frames: the first written, the others copies
     of it with their own first frame (writing 3,000 1080p maps would take longer than the rest)."""
     from salience import store
+    from salience.settings import Storage
 
     maps = smooth_log_densities(args.chunk_frames, width // 8, height // 8)
     import torch
@@ -215,7 +217,7 @@ def synthetic_chunks(folder: Path, args, width: int, height: int) -> list[Path]:
     first_path = folder / f"{0:07d}-{args.chunk_frames:07d}.zarr"
     store.write_frames(first_path, (full_size(i, m) for i, m in enumerate(maps)), first=0,
                        count=args.chunk_frames, height=height, width=width, attrs={},
-                       dtype=args.assembly_storage, shard_frames=args.shard_frames)
+                       storage=Storage(args.assembly_storage, args.shard_frames))
     for first in range(0, args.assembly_frames, args.chunk_frames):
         stop = min(first + args.chunk_frames, args.assembly_frames)
         if stop - first != args.chunk_frames:

@@ -128,9 +128,10 @@ def authors_model(directory: str, ours, device):
 
 def write_maps(maps, path: Path, first: int, count: int, height: int, width: int, threads) -> None:
     from salience import store
+    from salience.settings import Storage
 
     store.write_frames(path, maps, first=first, count=count, height=height, width=width, attrs={},
-                       threads=threads)
+                       storage=Storage(threads=threads))
 
 
 def kept_indices(frames: int) -> list[int]:

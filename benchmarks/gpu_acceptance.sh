@@ -7,7 +7,7 @@
 #   SKIP_GPU_TESTS=1 benchmarks/gpu_acceptance.sh ...     # the table only
 #
 # Options after the script name go to benchmarks/gpu_acceptance.py (--help lists them). The
-# GPU tests are tests/test_gpu.py (pytest marker `gpu`; they skip, with the reason, where torch
+# GPU tests are tests/gpu/test_gpu.py (pytest marker `gpu`; they skip, with the reason, where torch
 # can use no GPU). A failing test does not stop the table; the exit status reports it.
 #
 # The lent GPU machine (python3 3.12 with torch, torchvision, numpy, opencv-python-headless,
@@ -41,8 +41,8 @@ python3 -m salience doctor || echo "# doctor: NOT OK (above); the GPU tests will
 
 tests_status=0
 if [ -z "${SKIP_GPU_TESTS:-}" ]; then
-    echo "# GPU tests: python3 -m pytest -m gpu tests/test_gpu.py"
-    python3 -m pytest -m gpu -ra -q -p no:cacheprovider tests/test_gpu.py || tests_status=$?
+    echo "# GPU tests: python3 -m pytest -m gpu tests/gpu/test_gpu.py"
+    python3 -m pytest -m gpu -ra -q -p no:cacheprovider tests/gpu/test_gpu.py || tests_status=$?
 fi
 python3 benchmarks/gpu_acceptance.py "$@" || exit $?
 exit "$tests_status"

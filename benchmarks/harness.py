@@ -113,12 +113,12 @@ def build_untrained_model(device):
 
 
 def build_recipe_model(device, seed: int):
-    """DeepGaze MR with the golden fixtures' recipe weights (tests/recipe.py), on ``device``."""
+    """DeepGaze MR with the golden fixtures' recipe weights (tests/helpers/recipe.py), on ``device``."""
     from salience.models import build_model
 
     if str(REPO / "tests") not in sys.path:
         sys.path.insert(0, str(REPO / "tests"))
-    from recipe import fill_with_recipe
+    from helpers.recipe import fill_with_recipe
 
     model = build_model("deepgaze_mr")
     fill_with_recipe(model, seed)

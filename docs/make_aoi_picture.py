@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from salience import store
-from salience.aoi import aoi_table
-from salience.figures import plot_aoi
+from salience.evaluation.aoi import aoi_table
+from salience.evaluation.figures import plot_aoi
 
 W, H, FPS, FRAMES = 320, 180, 25, 100
 

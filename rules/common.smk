@@ -3,24 +3,20 @@
 # video appear once its probe.json exists (a dry run before that lists the
 # probes and says that the rest is determined after them).
 
+import functools
 import json
+import os
 import re
-import sys
-from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# The `salience` package lives beside the rules; make it importable here and
-# in every job (jobs inherit the environment).
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
-import salience  # noqa: E402
-
-salience.export_to_subprocesses()
-from salience.errors import SalienceError  # noqa: E402
-from salience import plan, store, video  # noqa: E402
-from salience.config_checks import check_files  # noqa: E402
-from salience.models import MODEL_OPTIONS, describe  # noqa: E402
+# The `salience` package (workflow_scripts/) is installed by the environment:
+# `pip install -e .` here, envs/salience.yaml for the jobs of --use-conda.
+from salience.errors import SalienceError
+from salience import frames, plan, settings, store, video
+from salience.config_checks import check_files
+from salience.models import MODEL_OPTIONS, describe
 
 validate(config, schema="../schemas/config.schema.yaml")
 # Every fact about the model comes from its description (salience.models).
@@ -49,7 +45,7 @@ VIDEOS = _find_videos()
 
 wildcard_constraints:
     video="|".join(re.escape(v) for v in VIDEOS) if VIDEOS else "^$",
-    chunk=r"\d{7}-\d{7}",
+    chunk=frames.NAME_PATTERN,
 
 
 def video_path(wildcards):
@@ -59,20 +55,41 @@ def video_path(wildcards):
 def video_info(wildcards):
     """The video's probe (after the probe_video checkpoint ran)."""
     probe_json = checkpoints.probe_video.get(video=wildcards.video).output[0]
+    return _load_probe(probe_json, os.stat(probe_json).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_probe(probe_json, modified):
+    # Read once per DAG build (a long video's probe holds every timestamp);
+    # a probe written anew has another modification time.
     return video.load_probe(probe_json)
 
 
+@functools.lru_cache(maxsize=None)
+def _plan(frame_count):
+    return plan.plan_video(
+        frame_count,
+        config["chunk_frames"],
+        MODEL.temporal_window,
+        config["render"]["segment_frames"],
+    )
+
+
+def video_plan(wildcards):
+    """The video's chunks and render segments, planned from its decoded frame count."""
+    return _plan(video_info(wildcards).frame_count)
+
+
 def chunk_of(wildcards):
-    start, stop = plan.parse_chunk_name(wildcards.chunk)
-    return plan.Chunk(start, stop, min(start, MODEL.temporal_window - 1))
+    return plan.chunk_named(wildcards.chunk, MODEL.temporal_window)
 
 
 def chunk_outputs(wildcards):
-    """Every chunk of the video, planned from its decoded frame count."""
-    chunks = plan.plan_chunks(
-        video_info(wildcards).frame_count, config["chunk_frames"], MODEL.temporal_window
-    )
-    return [f"results/{wildcards.video}/chunks/{chunk.name}.zarr" for chunk in chunks]
+    """Every chunk store of the video."""
+    return [
+        f"results/{wildcards.video}/chunks/{chunk.name}.zarr"
+        for chunk in video_plan(wildcards).chunks
+    ]
 
 
 def weights_record():
@@ -101,17 +118,7 @@ def final_outputs():
 # out, so that editing them reruns nothing.
 RESULT_CONFIG = {
     key: config[key]
-    for key in (
-        "model",
-        "weights",
-        "center_bias",
-        "head",
-        "precision",
-        "chunk_frames",
-        "scale",
-        "fixation_history",
-        "store_dtype",
-    )
+    for key in settings.PREDICTION_KEYS
     if key not in MODEL_OPTIONS or MODEL.applies(key)
 }
 

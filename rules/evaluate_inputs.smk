@@ -4,7 +4,7 @@
 
 import shlex
 
-from salience.eyetracking_files import checked_files  # noqa: E402
+from salience.evaluation.files import checked_files  # noqa: E402
 
 
 def _eyetracking_files():

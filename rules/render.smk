@@ -41,19 +41,19 @@ rule render_segment:
     threads: RENDER["threads"]
     resources:
         cpus_per_task=RENDER["threads"],
-        mem_mb=lambda wc: segments.segment_mem_mb(
+        mem_mb=lambda wc: plan.segment_mem_mb(
             video_info(wc).width, video_info(wc).height
         ),
         runtime=lambda wc, attempt: attempt
-        * segments.segment_runtime_minutes(
-            segment_length(wc),
+        * plan.segment_runtime_minutes(
+            segment_of(wc).length,
             video_info(wc).width,
             video_info(wc).height,
             RENDER["preset"],
         ),
     params:
-        start=lambda wc: segments.Segment.parse(wc.segment).start,
-        stop=lambda wc: segments.Segment.parse(wc.segment).stop,
+        start=lambda wc: segment_of(wc).start,
+        stop=lambda wc: segment_of(wc).stop,
         colormap=RENDER["colormap"],
         opacity=RENDER["opacity"],
         crf=RENDER["crf"],
@@ -86,7 +86,7 @@ rule join_videos:
         "../envs/salience.yaml"
     params:
         audio="" if RENDER["audio"] else "--no-audio",
-        render=lambda wc: json.dumps(render_params(wc.video, "videos"), sort_keys=True),
+        render=lambda wc: current.record_text(render_settings(wc.video, "videos")),
     shell:
         "(python -m salience join {input.heatmap:q} --probe {input.probe:q} "
         "--output {output.heatmap:q} {params.audio} && "
@@ -107,8 +107,8 @@ rule export_segment:
     conda:
         "../envs/salience.yaml"
     params:
-        start=lambda wc: segments.Segment.parse(wc.segment).start,
-        stop=lambda wc: segments.Segment.parse(wc.segment).stop,
+        start=lambda wc: segment_of(wc).start,
+        stop=lambda wc: segment_of(wc).stop,
         colormap=RENDER["colormap"],
         peak=lambda wc, input: f"--peak {input.peak}" if "peak" in input.keys() else "",
     shell:
@@ -128,7 +128,7 @@ rule export_png:
     conda:
         "../envs/salience.yaml"
     params:
-        render=json.dumps(TARGETS["png"][1], sort_keys=True),
+        render=current.record_text(current.render_settings(RENDER, "png")),
     shell:
         "(python -m salience join-dirs {input:q} --output {output.exports:q} && "
         "printf '%s\\n' {params.render:q} > {output.record:q}) > {log:q} 2>&1"
@@ -145,7 +145,7 @@ rule export_npy:
     conda:
         "../envs/salience.yaml"
     params:
-        render=json.dumps(TARGETS["npy"][1], sort_keys=True),
+        render=current.record_text(current.render_settings(RENDER, "npy")),
     shell:
         "(python -m salience join-dirs {input:q} --output {output.exports:q} && "
         "printf '%s\\n' {params.render:q} > {output.record:q}) > {log:q} 2>&1"

@@ -4,8 +4,6 @@
     python -m salience download --model deepgaze_mr --weights official --output weights.json
     python -m salience predict VIDEO --weights-record weights.json --output saliency.zarr [--start S --stop T]
     python -m salience assemble CHUNK... --probe probe.json --output saliency.zarr
-    python -m salience render STORE VIDEO --heatmap heatmap.mp4 --overlay overlay.mp4
-    python -m salience export STORE [--png-dir DIR] [--npy-dir DIR]
     python -m salience doctor [--device cuda]
     python -m salience render-segment STORE... --probe probe.json --start S --stop T --heatmap H --overlay O
     python -m salience join SEGMENT... --probe probe.json --output heatmap.mp4
@@ -30,12 +28,6 @@ from .errors import SalienceError
 log = logging.getLogger("salience")
 
 
-def _write_json_atomically(path: str | Path, data: dict) -> None:
-    from .atomic import write_text
-
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 # --- probe -------------------------------------------------------------------
 
 def _load_probe(path):
@@ -48,7 +40,9 @@ def cmd_probe(args) -> None:
     from .video import probe
 
     info = probe(args.video, on_decode_error=args.on_decode_error)
-    _write_json_atomically(args.output, info.to_dict())
+    from .atomic import write_json
+
+    write_json(args.output, info.to_dict())
     log.info("%s: %d frames (%s), %.3f fps%s, %dx%d, SAR %s, rotation %d, audio from %s s",
              args.video, info.frame_count, info.codec, info.fps, " (variable)" if info.vfr else "",
              info.width, info.height, info.sar, info.rotation, info.audio_start)
@@ -69,90 +63,16 @@ def cmd_download(args) -> None:
 
 # --- predict ---------------------------------------------------------------------
 
-def configure_model_options(model, name: str, scale: float, fixation_history: str) -> None:
-    """``scale`` and ``fixation_history`` go to the models they apply to (the registry says which)."""
-    from .errors import ConfigError
-    from .models import describe
-
-    description = describe(name)
-    if not description.applies("scale"):
-        if scale != 1.0:
-            raise ConfigError(f"'scale' does not apply to {name}, which runs at full resolution "
-                              "(set scale: 1.0)")
-    elif not 0 < scale <= 4:
-        raise ConfigError(f"'scale' must be in (0, 4], got {scale}")
-    else:
-        model.scale = scale
-    if description.applies("fixation_history"):
-        from .models.per_frame import FixationHistory
-
-        model.fixation_history = FixationHistory(fixation_history)
-
-
-def load_for_prediction(record: dict):
-    """The model and center bias a weights record names (files already checked)."""
-    from .models import build_model
-    from .models.center_bias import UNIFORM, load_center_bias
-
-    files = record["files"]
-    model = build_model(record["model"], weights=files["checkpoint"]["path"] if "checkpoint" in files else None)
-    center_bias = UNIFORM
-    if "center_bias" in files:
-        center_bias = load_center_bias(files["center_bias"]["path"], files["center_bias"]["format"])
-    return model, center_bias
-
-
 def cmd_predict(args) -> None:
-    import torch
+    from .predict import predict_job
+    from .settings import Prediction
 
-    from . import store, weights
-    from .device import out_of_memory_message, resolve_device
-    from .predict import Progress, predict_range
-    from .video import probe
-
-    # First: a job given a GPU that it cannot use stops here, in seconds.
-    device = resolve_device(args.device)
-    if args.weights_record:
-        record = weights.read_record(args.weights_record)
-    elif args.weights == "untrained":  # tests and benchmarks: no files at all
-        record = weights.resolve(args.model, "untrained", "uniform")
-    else:
-        raise SalienceError("predict needs --weights-record (written by 'python -m salience download') "
-                            "or --weights untrained")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    # With the probe record, frames are found by their timestamps (seeks);
-    # without, the video is probed here (one full decode).
-    info = _load_probe(args.probe) if args.probe else probe(args.video)
-    start = args.start
-    stop = info.frame_count if args.stop is None else args.stop
-    if not 0 <= start < stop <= info.frame_count:
-        raise SalienceError(f"{args.video}: frames [{start}, {stop}) are not within its {info.frame_count} frames")
-    model, center_bias = load_for_prediction(record)
-    configure_model_options(model, record["model"], args.scale, args.fixation_history)
-    progress = Progress(stop - start, f"{Path(args.video).name} [{start}, {stop})")
-    # What the prediction adds to every frame (the stream computes the same
-    # call): stored beside the maps for metrics and plots.
-    log_center_bias = model.log_center_bias(info.height, info.width, center_bias).float().numpy()
-    frames = predict_range(
-        model, info, start, stop,
-        center_bias=center_bias, head=args.head,
-        batch_size=args.batch_size, device=device, dtype=args.precision,
-    )
-    attrs = {
-        "model": record["model"], "weights": record["weights"], "head": args.head,
-        "center_bias": record["center_bias"], "weights_sha256": record["weights_sha256"],
-        "precision": args.precision, "start": start, "stop": stop, "fps": info.fps,
-        "source": str(args.video), "scale": args.scale, "fixation_history": args.fixation_history,
-    }
-    try:
-        store.write_frames(args.output, frames, first=start, count=stop - start,
-                           height=info.height, width=info.width, attrs=attrs, dtype=args.store_dtype,
-                           threads=args.threads, on_frame=progress.update, log_center_bias=log_center_bias,
-                           shard_frames=args.shard_frames, allow_nan_before=nan_head(record["model"], args.head))
-    except torch.cuda.OutOfMemoryError:
-        # write_frames removed its half-written store on the way out.
-        raise SalienceError(out_of_memory_message(device, args.batch_size, info.width, info.height)) from None
+    options = Prediction(head=args.head, precision=args.precision, batch_size=args.batch_size, device=args.device,
+                         threads=args.threads, scale=args.scale, fixation_history=args.fixation_history,
+                         store_dtype=args.store_dtype, shard_frames=args.shard_frames)
+    predict_job(args.video, args.output, weights_record=args.weights_record,
+                untrained=args.model if args.weights == "untrained" else None, probe_path=args.probe,
+                start=args.start, stop=args.stop, options=options)
 
 
 # --- assemble --------------------------------------------------------------------
@@ -176,32 +96,6 @@ def cmd_assemble(args) -> None:
                    dtype=args.store_dtype, timestamps=timestamps)
 
 
-def nan_head(model: str, head: str) -> int:
-    """Frames left NaN at the start of a video: the "skip" head has no full window there."""
-    from .models import describe
-
-    return describe(model).temporal_window - 1 if head == "skip" else 0
-
-
-# --- render / export ---------------------------------------------------------------
-
-def cmd_render(args) -> None:
-    from .render import render_videos
-
-    render_videos(
-        args.store, _load_probe(args.probe) if args.probe else args.video, heatmap_path=args.heatmap, overlay_path=args.overlay,
-        cmap=args.colormap, normalization=args.normalization, opacity=args.opacity,
-        audio=args.audio, crf=args.crf,
-    )
-
-
-def cmd_export(args) -> None:
-    from .render import export_frames
-
-    export_frames(args.store, png_dir=args.png_dir, npy_dir=args.npy_dir,
-                  cmap=args.colormap, normalization=args.normalization)
-
-
 # --- doctor ---------------------------------------------------------------------
 
 def cmd_doctor(args) -> None:
@@ -212,51 +106,54 @@ def cmd_doctor(args) -> None:
     if not ok:
         raise SystemExit(2)
 def cmd_render_segment(args) -> None:
-    from .aoi import read_aoi_csv
-    from .render import render_segment
+    from .evaluation.aoi import read_aoi_csv
+    from .rendering.videos import render_segment
+    from .settings import encoding_from, style_from
 
     vmax = None
     if args.peak:
         vmax = json.loads(Path(args.peak).read_text())["density_max"]
     render_segment(
         args.stores, _load_probe(args.probe), args.start, args.stop, heatmap_path=args.heatmap,
-        overlay_path=args.overlay, png_dir=args.png_dir, npy_dir=args.npy_dir, cmap=args.colormap,
-        vmax=vmax, opacity=args.opacity, crf=args.crf, preset=args.preset, threads=args.threads,
-        aois=read_aoi_csv(args.aoi) if args.aoi else None,
+        overlay_path=args.overlay, png_dir=args.png_dir, npy_dir=args.npy_dir, style=style_from(args),
+        vmax=vmax, encoding=encoding_from(args), aois=read_aoi_csv(args.aoi) if args.aoi else None,
     )
 
 
 def cmd_join(args) -> None:
-    from .segments import join_videos
+    from .join import join_videos
 
     join_videos(args.segments, _load_probe(args.probe), args.output, audio=args.audio)
 
 
 def cmd_join_dirs(args) -> None:
-    from .segments import join_dirs
+    from .join import join_dirs
 
     join_dirs(args.parts, args.output)
 
 
 def cmd_density_peak(args) -> None:
-    from .render import FrameMaps, global_density_max
+    from .atomic import write_json
+    from .rendering.colour import global_density_max
+    from .rendering.videos import FrameMaps
 
     peak = max(global_density_max(FrameMaps([path]).array(0)) for path in args.stores)
-    _write_json_atomically(args.output, {"density_max": peak})
+    write_json(args.output, {"density_max": peak})
 
 
 def store_dtype_option(p) -> None:
+    from .settings import Prediction
     from .store import STORE_DTYPES
 
-    p.add_argument("--store-dtype", choices=STORE_DTYPES, default="float32",
+    p.add_argument("--store-dtype", choices=STORE_DTYPES, default=Prediction.store_dtype,
                    help="storage of the log-densities: float32 (exact), float16 (within 0.008), "
                         "quantized (within 2**-11)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .models import MODEL_NAMES
-    from .store import SHARD_FRAMES
     from .models.description import HEAD_POLICIES, PRECISION_NAMES
+    from .settings import Prediction, add_encoding_options, add_style_options
 
     parser = argparse.ArgumentParser(prog="python -m salience", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -290,19 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="untrained: random weights and a uniform center bias, no record (tests)")
     p.add_argument("--model", choices=MODEL_NAMES, default="deepgaze_mr",
                    help="with --weights untrained only; a record names its model")
-    p.add_argument("--head", choices=HEAD_POLICIES, default="partial")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--precision", choices=PRECISION_NAMES, default="fp32")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--head", choices=HEAD_POLICIES, default=Prediction.head)
+    p.add_argument("--batch-size", type=int, default=Prediction.batch_size)
+    p.add_argument("--precision", choices=PRECISION_NAMES, default=Prediction.precision)
+    p.add_argument("--device", default=Prediction.device, help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int,
                    help="CPU threads for torch and for compressing the store (default: torch's choice)")
-    p.add_argument("--fixation-history", default="center",
+    p.add_argument("--fixation-history", default=Prediction.fixation_history,
                    help="DeepGaze III: 'center' or a CSV of frame,x,y (gaze per frame)")
-    p.add_argument("--scale", type=float, default=1.0,
+    p.add_argument("--scale", type=float, default=Prediction.scale,
                    help="IIE/III: resize frames by this factor for the model (1.0: full resolution)")
     p.add_argument("--probe", help="the video's probe.json (frames are then sought by timestamp)")
     store_dtype_option(p)
-    p.add_argument("--shard-frames", type=int, default=SHARD_FRAMES,
+    p.add_argument("--shard-frames", type=int, default=Prediction.shard_frames,
                    help="frames per shard file; --start must be a multiple of it for assembly")
     p.set_defaults(func=cmd_predict)
 
@@ -316,29 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
     store_dtype_option(p)
     p.set_defaults(func=cmd_assemble)
 
-    def rendering_options(p):
-        p.add_argument("--colormap", default="inferno", help="any matplotlib colormap name")
-        p.add_argument("--normalization", choices=["frame", "global"], default="frame")
-
-    p = steps.add_parser("render", help="heatmap and overlay videos (H.264)")
-    p.add_argument("store")
-    p.add_argument("video")
-    p.add_argument("--heatmap", required=True)
-    p.add_argument("--overlay", required=True)
-    rendering_options(p)
-    p.add_argument("--opacity", type=float, default=0.5)
-    p.add_argument("--crf", type=int, default=18)
-    p.add_argument("--no-audio", dest="audio", action="store_false")
-    p.add_argument("--probe", help="the video's probe.json (else the video is probed here)")
-    p.set_defaults(func=cmd_render)
-
-    p = steps.add_parser("export", help="per-frame PNG heatmaps and/or .npy log-densities")
-    p.add_argument("store")
-    p.add_argument("--png-dir")
-    p.add_argument("--npy-dir")
-    rendering_options(p)
-    p.set_defaults(func=cmd_export)
-
     p = steps.add_parser("doctor", help="can torch use this machine's GPUs? (diagnosis + a tiny forward pass)")
     p.add_argument("--device", default="auto", help="the device a prediction would ask for (default auto)")
     p.set_defaults(func=cmd_doctor)
@@ -351,13 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlay", help="overlay segment to write (.mp4)")
     p.add_argument("--png-dir", help="directory of this segment's heatmap PNGs")
     p.add_argument("--npy-dir", help="directory of this segment's log-density .npy files")
-    p.add_argument("--colormap", default="inferno", help="any matplotlib colormap name")
     p.add_argument("--peak", help="JSON from density-peak: normalize by the video's peak (default: per frame)")
     p.add_argument("--aoi", help="AOI CSV: their outlines drawn on the overlay (see 'aoi')")
-    p.add_argument("--opacity", type=float, default=0.5)
-    p.add_argument("--crf", type=int, default=18)
-    p.add_argument("--preset", default="medium", help="x264 preset (speed against size)")
-    p.add_argument("--threads", type=int, default=0, help="x264 threads per video (0: x264's choice)")
+    add_style_options(p)
+    add_encoding_options(p, preset=True)
     p.set_defaults(func=cmd_render_segment)
 
     p = steps.add_parser("join", help="join segment videos without re-encoding, with the source's audio")
@@ -376,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stores", nargs="+")
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_density_peak)
-    from .cli_evaluation import add_evaluation_steps
+    from .evaluation.cli import add_evaluation_steps
 
     add_evaluation_steps(steps)
     return parser

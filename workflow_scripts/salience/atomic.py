@@ -17,14 +17,17 @@ removed (never a live one).
 
 from __future__ import annotations
 
+import csv
 import errno
 import fcntl
+import json
+import math
 import os
 import re
 import secrets
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 # temporary path -> open descriptor holding its lock (closed when published or discarded)
 _HELD: dict[str, int] = {}
@@ -130,27 +133,110 @@ def _remove_if_unlocked(path: str) -> bool:
         os.close(descriptor)
 
 
-@contextmanager
-def staged_file(path, *, keep_extension: bool = False) -> Iterator[str]:
-    """A temporary path beside ``path`` to fill; renamed onto ``path`` when the block ends cleanly.
+class CommitOnExit:
+    """A context manager that commits on a clean exit and discards on an exception."""
 
-    On an exception the temporary is deleted and nothing appears.
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+class _Staged(CommitOnExit):
+    """An output filled under a hidden temporary name beside it and renamed into place by ``commit``.
+
+    ``discard`` (or an exception in a ``with`` block) deletes the temporary
+    and leaves the output as it was. Either way the temporary's lock is
+    released.
+    """
+
+    _make_dir = False
+
+    def __init__(self, path, suffix: str):
+        self.path = os.fspath(path)
+        parent, name = os.path.split(os.path.abspath(self.path))
+        os.makedirs(parent, exist_ok=True)
+        self.temp = unused_sibling(parent, name, suffix, make_dir=self._make_dir)
+        self.open = True
+
+    def commit(self) -> None:
+        if not self.open:
+            return
+        try:
+            self._publish()
+        except BaseException:
+            self.discard()
+            raise
+        self.open = False
+        release(self.temp)
+
+    def discard(self) -> None:
+        if not self.open:
+            return
+        self.open = False
+        try:
+            self._remove()
+        finally:
+            release(self.temp)
+
+
+class StagedFile(_Staged):
+    """A file filled at ``temp`` and renamed onto ``path`` when complete.
+
     ``keep_extension``: the temporary ends in ``path``'s extension too (for
     writers that choose a format by it: videos, figures).
     """
-    parent, name = os.path.split(os.path.abspath(os.fspath(path)))
-    os.makedirs(parent, exist_ok=True)
-    suffix = ".partial" + (os.path.splitext(name)[1] if keep_extension else "")
-    temp = unused_sibling(parent, name, suffix)
-    try:
-        yield temp
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.lexists(temp):
-            os.unlink(temp)
-        raise
-    finally:
-        release(temp)  # the lock that marked the temporary as live
+
+    def __init__(self, path, *, keep_extension: bool = False):
+        extension = os.path.splitext(os.fspath(path))[1] if keep_extension else ""
+        super().__init__(path, ".partial" + extension)
+
+    def _publish(self) -> None:
+        os.replace(self.temp, self.path)
+
+    def _remove(self) -> None:
+        if os.path.lexists(self.temp):
+            os.unlink(self.temp)
+
+
+class StagedDir(_Staged):
+    """A directory filled under a hidden temporary name, renamed into place when complete.
+
+    A killed job leaves at most ``.<name>.<random>.partial`` beside it (removed
+    by the next writer of ``<name>``), never a half-filled ``<name>``. An
+    existing ``<name>`` is replaced only at commit.
+    """
+
+    _make_dir = True
+
+    def __init__(self, path):
+        super().__init__(path, ".partial")
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.temp, name)
+
+    def _publish(self) -> None:
+        old = None
+        if os.path.lexists(self.path):
+            old = self.temp + ".old"
+            os.rename(self.path, old)  # a rename cannot replace a non-empty directory
+        os.replace(self.temp, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True) if os.path.isdir(old) else os.unlink(old)
+
+    def _remove(self) -> None:
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+@contextmanager
+def staged_file(path, *, keep_extension: bool = False) -> Iterator[str]:
+    """A temporary path beside ``path`` to fill; renamed onto ``path`` when the block ends cleanly."""
+    with StagedFile(path, keep_extension=keep_extension) as staged:
+        yield staged.temp
 
 
 def write_text(path, text: str) -> None:
@@ -159,37 +245,33 @@ def write_text(path, text: str) -> None:
         handle.write(text)
 
 
-class StagedDir:
-    """A directory filled under a hidden temporary name, renamed into place when complete.
+def write_json(path, data) -> None:
+    """Write a JSON record (indented, keys sorted) whole or not at all."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
-    A killed job leaves at most ``.<name>.<random>.partial`` beside it (removed
-    by the next writer of ``<name>``), never a half-filled ``<name>``. An
-    existing ``<name>`` is replaced only at commit.
-    """
 
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        parent, name = os.path.split(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
-        self.temp = unused_sibling(parent, name, ".partial", make_dir=True)
+class StagedCSV:
+    """A CSV table written row by row under a temporary name, renamed into place on success."""
 
-    def file(self, name: str) -> str:
-        return os.path.join(self.temp, name)
+    def __init__(self, path, header):
+        with ExitStack() as stack:  # a failure here unwinds what was opened
+            temp = stack.enter_context(staged_file(path))
+            handle = stack.enter_context(open(temp, "w", newline=""))
+            self.writer = csv.writer(handle, lineterminator="\n")
+            self.writer.writerow(header)
+            self._outputs = stack.pop_all()  # closed (file first, then renamed) by __exit__
 
-    def __enter__(self) -> StagedDir:
+    def row(self, values) -> None:
+        self.writer.writerow([_cell(v) for v in values])
+
+    def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, exc, traceback) -> None:
-        try:
-            if exc_type is not None:
-                shutil.rmtree(self.temp, ignore_errors=True)
-                return
-            old = None
-            if os.path.lexists(self.path):
-                old = self.temp + ".old"
-                os.rename(self.path, old)  # a rename cannot replace a non-empty directory
-            os.replace(self.temp, self.path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True) if os.path.isdir(old) else os.unlink(old)
-        finally:
-            release(self.temp)
+    def __exit__(self, exc_type, exc, traceback):
+        return self._outputs.__exit__(exc_type, exc, traceback)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)
+    return str(value)

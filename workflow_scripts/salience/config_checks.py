@@ -13,7 +13,7 @@ from .models import describe
 def check_files(config: dict) -> None:
     """Raise a :class:`~salience.errors.SalienceError` for the first bad file in ``config``."""
     from .models.center_bias import check_center_bias_file
-    from .weights import check_checkpoint_path
+    from .models.checkpoint import check_checkpoint_path
 
     if config["weights"] not in ("official", "untrained"):
         check_checkpoint_path(config["weights"], "weights")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import SalienceError
-from .store import CODEC_WARNING, ARRAY
+from .store import ARRAY, CODEC_WARNING, open_store
 
 if TYPE_CHECKING:
     import xarray
@@ -30,8 +30,7 @@ def open(path) -> "xarray.Dataset":  # noqa: A001 - salience.open, as a notebook
     import xarray as xr
 
     path = os.fspath(path)
-    if not os.path.isfile(os.path.join(path, "zarr.json")):
-        raise SalienceError(f"{path}: no saliency store here (no zarr.json). Run the workflow first.")
+    open_store(path)  # a clear error for a path that holds no saliency store
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=CODEC_WARNING)  # pcodec: see salience.store
         dataset = xr.open_zarr(path, chunks=None)

@@ -10,7 +10,12 @@ for no GPU predicts on the CPU; a GPU job that fell back to the CPU would run
 50-100x slower inside its allocation and die at its time limit.
 
 Workstations with several GPUs: jobs running side by side each claim a
-different GPU through a lock file (:func:`claim_free_gpu`).
+different GPU through a lock file (:func:`claim_free_gpu`). The claim is a plain
+``fcntl.flock`` on one file per GPU, held for the life of the process: the
+kernel drops it however the process dies, which is the whole point.
+``filelock`` would serve the same lock on Linux (its Unix lock is this
+``flock``) and add a dependency for it; its portability to Windows is not
+needed by a workflow that runs on Linux GPU nodes.
 
 ``python -m salience doctor`` prints :func:`inspect_cuda`'s report and the
 verdict; the tests fake torch's CUDA queries to check every verdict on a CPU.

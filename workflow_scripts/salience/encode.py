@@ -28,8 +28,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from .atomic import unused_sibling
+from .atomic import CommitOnExit, StagedFile
 from .errors import VideoError
+from .settings import Encoding
 from .video import VideoInfo
 
 _MP4_FAMILY = (".mp4", ".m4v", ".mov")  # containers where +faststart means something
@@ -60,14 +61,15 @@ def timeline_origin(info: VideoInfo, with_audio: bool) -> float:
     return start
 
 
-class H264Writer:
+class H264Writer(CommitOnExit):
     """Encode RGB frames of a source video's timing to an H.264 file, atomically.
 
     ``info``: the source's probe; frames are written in its display
     orientation and size (``info.width`` x ``info.height``), frame ``i`` at
     ``info.timestamps[i]`` shifted by ``timeline_origin``. The output carries
     the source's SAR and rotation (frames are turned back to the coded
-    orientation and tagged, as in the source). ``audio`` true: the source's
+    orientation and tagged, as in the source). ``encoding`` (``settings.Encoding``):
+    x264's crf, preset and threads; ``encoding.audio`` true: the source's
     first audio stream is re-encoded to AAC on the same timeline, cut where
     the last frame ends.
 
@@ -75,22 +77,20 @@ class H264Writer:
     exception the temporary file is deleted and nothing appears.
     """
 
-    def __init__(self, path, info: VideoInfo, *, audio: bool = True, crf: int = 18, preset: str = "medium",
-                 threads: int = 0):
+    def __init__(self, path, info: VideoInfo, encoding: Encoding = Encoding()):
         import av
 
         self.path = os.fspath(path)
         self.info = info
         self.frames_written = 0
-        self.with_audio = bool(audio and info.has_audio)
+        self.with_audio = bool(encoding.audio and info.has_audio)
         self._rotation = info.rotation % 360
         coded_w, coded_h = (info.width, info.height) if self._rotation % 180 == 0 else (info.height, info.width)
         self._coded = (coded_w, coded_h)
         self._pad = (coded_w % 2, coded_h % 2)
-        directory, name = os.path.split(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        suffix = os.path.splitext(name)[1] or ".mp4"
-        self._temp_path = unused_sibling(directory, name, f".partial{suffix}")
+        suffix = os.path.splitext(self.path)[1] or ".mp4"
+        self._staged = StagedFile(self.path, keep_extension=True)
+        self._temp_path = self._staged.temp
         self._time_base = Fraction(info.time_base)
         self._origin = timeline_origin(info, self.with_audio)
         self._origin_ticks = round(Fraction(self._origin) / self._time_base)
@@ -106,23 +106,14 @@ class H264Writer:
             self._video.time_base = self._time_base
             context.sample_aspect_ratio = Fraction(info.sar)
             context.colorspace, context.color_primaries, context.color_trc, context.color_range = 1, 1, 1, 1
-            context.options = {"crf": str(crf), "preset": preset}
-            context.thread_count = int(threads)  # 0: x264's choice (1.5 per core)
+            context.options = {"crf": str(encoding.crf), "preset": encoding.preset}
+            context.thread_count = int(encoding.threads)  # 0: x264's choice (1.5 per core)
             if self._rotation:
                 self._video.set_display_rotation(self._rotation)
             self._audio = _AudioCopy(info, self._container, self._origin) if self.with_audio else None
         except BaseException:
             self._discard()
             raise
-
-    def __enter__(self) -> H264Writer:
-        return self
-
-    def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def write(self, frame_rgb: np.ndarray) -> None:
         """Append the next frame (RGB uint8, display orientation, the source's size)."""
@@ -179,7 +170,7 @@ class H264Writer:
         if self._state == "open":
             self.finish()
         if self._state == "finished":
-            os.replace(self._temp_path, self.path)
+            self._staged.commit()
             self._state = "closed"
 
     def abort(self) -> None:
@@ -188,6 +179,8 @@ class H264Writer:
             return
         self._discard()
         self._state = "aborted"
+
+    commit, discard = close, abort  # CommitOnExit: a clean ``with`` block publishes, an exception discards
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -204,10 +197,7 @@ class H264Writer:
                 container.close()
             except Exception:
                 pass  # the file is deleted anyway
-        try:
-            os.unlink(self._temp_path)
-        except FileNotFoundError:
-            pass
+        self._staged.discard()  # the temporary goes, and its lock with it
 
 
 class _AudioCopy:

@@ -1,4 +1,4 @@
-"""Planning a run before anything executes: which videos, which chunks, what resources.
+"""Planning a run before anything executes: which videos, which chunks and segments, what resources.
 
 Everything here is cheap and runs when Snakemake builds the DAG. Chunks are
 planned from the frame count that the probe_video checkpoint decodes
@@ -10,10 +10,13 @@ from __future__ import annotations
 import glob
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, VideoError
+from .frames import FrameRange
+from .settings import Encoding
 from .models import describe
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -62,43 +65,69 @@ def find_videos(patterns: list[str], base: str | Path = ".") -> dict[str, Path]:
     return videos
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """Frames ``[start, stop)`` of a video; ``warm_up`` frames decoded before them."""
-
-    start: int
-    stop: int
-    warm_up: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.start:07d}-{self.stop:07d}"
-
-    @property
-    def frames_decoded(self) -> int:
-        return self.stop - self.start + self.warm_up
-
-
-def plan_chunks(frame_count: int, chunk_frames: int, window: int = 16) -> list[Chunk]:
-    """Tile ``[0, frame_count)`` with chunks of ``chunk_frames`` (the last may be shorter).
+def chunk(start: int, stop: int, window: int) -> FrameRange:
+    """Frames ``[start, stop)`` predicted by one job, with the warm-up a model of ``window`` frames needs.
 
     Each chunk after the first decodes ``window - 1`` extra frames before its
-    start so that its first frame sees a full window, exactly as in one
-    sequential run.
+    start (fewer near the video's start) so that its first frame sees a full
+    window, exactly as in one sequential run.
     """
+    return FrameRange(start, stop, min(start, window - 1))
+
+
+def chunk_named(name: str, window: int) -> FrameRange:
+    """The chunk a store or wildcard name (``frames.NAME_PATTERN``) stands for, with its warm-up."""
+    named = FrameRange.parse(name)
+    return chunk(named.start, named.stop, window)
+
+
+def plan_chunks(frame_count: int, chunk_frames: int, window: int = 16) -> list[FrameRange]:
+    """Tile ``[0, frame_count)`` with chunks of ``chunk_frames`` (the last may be shorter)."""
     if frame_count < 1:
         raise VideoError(f"a video with {frame_count} frames cannot be planned")
     if chunk_frames < 1:
         raise ConfigError(f"chunk_frames must be at least 1, got {chunk_frames}")
-    return [
-        Chunk(start, min(start + chunk_frames, frame_count), min(start, window - 1))
-        for start in range(0, frame_count, chunk_frames)
-    ]
+    return [chunk(start, min(start + chunk_frames, frame_count), window)
+            for start in range(0, frame_count, chunk_frames)]
 
 
-def parse_chunk_name(name: str) -> tuple[int, int]:
-    start, stop = name.split("-")
-    return int(start), int(stop)
+def plan_segments(chunks: Sequence, segment_frames: int | None = None) -> list[FrameRange]:
+    """Segments of at most ``segment_frames`` frames, each inside one chunk.
+
+    ``chunks``: objects with ``start`` and ``stop`` tiling the video (the
+    prediction chunks). ``segment_frames=None``: one segment per chunk. A
+    chunk longer than ``segment_frames`` is split into equal parts (none
+    shorter than needed), so no segment is a sliver.
+    """
+    if segment_frames is not None and segment_frames < 1:
+        raise ConfigError(f"render: segment_frames must be at least 1, got {segment_frames}")
+    segments = []
+    for whole in chunks:
+        length = whole.stop - whole.start
+        parts = 1 if segment_frames is None else -(-length // segment_frames)
+        bounds = [whole.start + (length * k) // parts for k in range(parts + 1)]
+        segments += [FrameRange(a, b) for a, b in zip(bounds, bounds[1:])]
+    return segments
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """The chunks (prediction jobs) and segments (render jobs) of one video."""
+
+    chunks: tuple[FrameRange, ...]
+    segments: tuple[FrameRange, ...]
+
+    def chunk_of(self, segment: FrameRange) -> FrameRange:
+        """The chunk that holds a segment's frames."""
+        for candidate in self.chunks:
+            if candidate.contains(segment):
+                return candidate
+        raise ValueError(f"segment {segment.name} lies in no chunk of the plan")
+
+
+def plan_video(frame_count: int, chunk_frames: int, window: int, segment_frames: int | None = None) -> VideoPlan:
+    chunks = plan_chunks(frame_count, chunk_frames, window)
+    return VideoPlan(tuple(chunks), tuple(plan_segments(chunks, segment_frames)))
 
 
 # Resource estimates for one chunk job. Conservative on purpose: a job killed
@@ -106,7 +135,7 @@ def parse_chunk_name(name: str) -> tuple[int, int]:
 HOST_BYTES_PER_PIXEL = 600  # decoded frames, CPU-side tensors, output maps
 
 
-def chunk_runtime_minutes(chunk: Chunk, width: int, height: int, model: str) -> int:
+def chunk_runtime_minutes(chunk: FrameRange, width: int, height: int, model: str) -> int:
     """Wall time to ask for: 2x the expected time on an older GPU, plus start-up."""
     megapixels = width * height / 1e6
     seconds = chunk.frames_decoded * megapixels * describe(model).seconds_per_megapixel_frame
@@ -116,3 +145,27 @@ def chunk_runtime_minutes(chunk: Chunk, width: int, height: int, model: str) -> 
 def chunk_mem_mb(width: int, height: int, batch_size: int) -> int:
     """Host memory to ask for: the runtime (~2 GiB) plus per-frame buffers."""
     return int(2048 + math.ceil(width * height * HOST_BYTES_PER_PIXEL * max(batch_size, 1) / 2**20))
+
+
+# Resource estimates for one render_segment job (two x264 encodes of the
+# segment plus colouring, 2 threads). Measured by benchmarks/bench_render.py
+# on 2 heavily shared cores (medium: 0.17-0.19 s per megapixel-frame at 720p
+# and 1080p), rounded up; slower and veryslow were not measured (x264's own
+# ratios). The runtime asked for is twice this, plus start-up.
+SECONDS_PER_MEGAPIXEL_FRAME = {
+    "ultrafast": 0.06, "superfast": 0.08, "veryfast": 0.12, "faster": 0.15, "fast": 0.18,
+    "medium": 0.25, "slow": 0.35, "slower": 0.6, "veryslow": 1.2,
+}
+ENCODER_FRAMES_HELD = 100  # lookahead, reference and threaded frames of one x264 encode, generously
+
+
+def segment_runtime_minutes(frames: int, width: int, height: int, preset: str = Encoding.preset) -> int:
+    """Wall time to ask for, in minutes: 2x the expected time plus 5 minutes."""
+    seconds = frames * width * height / 1e6 * SECONDS_PER_MEGAPIXEL_FRAME.get(preset, 1.2)
+    return int(5 + -(-2 * seconds // 60))
+
+
+def segment_mem_mb(width: int, height: int) -> int:
+    """Host memory to ask for: the Python runtime (~1 GiB) plus two encoders' frame buffers."""
+    frame_bytes = width * height * 1.5  # yuv420p
+    return int(1024 + -(-2 * ENCODER_FRAMES_HELD * frame_bytes // 2**20))

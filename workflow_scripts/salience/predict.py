@@ -29,14 +29,17 @@ import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .device import resolve_device
+from .errors import ConfigError, SalienceError
 from .models.description import HEAD_POLICIES, PRECISION_NAMES
 from .models.interface import WindowModel, model_kind
-from .prefetch import Prefetcher
+from .background import BackgroundIterator
+from .settings import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +262,7 @@ def iter_log_density(
         runner.compile(batch_size)
 
     batches = _host_batches(frames, batch_size, pin=on_cuda and tuning.pin_memory)
-    with contextlib.closing(Prefetcher(batches, tuning.prefetch) if tuning.prefetch else iter(batches)) as batches:
+    with contextlib.closing(BackgroundIterator(batches, tuning.prefetch) if tuning.prefetch else iter(batches)) as batches:
         if on_cuda and tuning.overlap_output:
             yield from _overlapped(runner, batches, device, tuning)
         else:
@@ -449,7 +452,11 @@ def predict_range(
 
 
 class Progress:
-    """Logs frames done and frames/s every ``every_s`` seconds (job logs)."""
+    """Logs tqdm's progress line (frames done, frames/s, time left) every ``every_s`` seconds.
+
+    One log line each time, not a live bar: the job logs are files, where a
+    bar's carriage-return redraws would pile up on one line.
+    """
 
     def __init__(self, total: int, label: str, every_s: float = 10.0):
         self.total, self.label, self.every_s = total, label, every_s
@@ -457,11 +464,106 @@ class Progress:
         self.started = self.last = time.monotonic()
 
     def update(self, n: int = 1) -> None:
+        from tqdm import tqdm
+
         self.done += n
         now = time.monotonic()
         if now - self.last >= self.every_s or self.done == self.total:
             self.last = now
-            rate = self.done / max(now - self.started, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else math.inf
-            log.info("%s: %d/%d frames, %.2f frames/s, %.0f s left",
-                     self.label, self.done, self.total, rate, eta)
+            log.info("%s", tqdm.format_meter(self.done, self.total, now - self.started, unit="frame",
+                                             prefix=self.label, ascii=True, ncols=80))
+
+
+# --------------------------------------------------------------------------- the prediction job
+
+
+def predict_job(video, output, *, weights_record=None, untrained: str | None = None, probe_path=None,
+                start: int = 0, stop: int | None = None, options: Prediction = Prediction()) -> None:
+    """Predict frames ``[start, stop)`` of ``video`` into the chunk store ``output`` (the predict_chunk job).
+
+    ``weights_record``: the record of the download step (its files checked
+    against their sha256), or ``untrained``: a model name, random weights
+    and a uniform center bias (tests, benchmarks). ``probe_path``: the
+    video's probe.json (frames found by their timestamps); without, the
+    video is probed here (one full decode).
+    """
+    from . import store, weights
+    from .device import out_of_memory_message
+    from .video import load_probe, probe
+
+    # First: a job given a GPU that it cannot use stops here, in seconds.
+    device = resolve_device(options.device)
+    if weights_record:
+        record = weights.read_record(weights_record)
+    elif untrained:
+        record = weights.resolve(untrained, "untrained", "uniform")
+    else:
+        raise SalienceError("predict needs --weights-record (written by 'python -m salience download') "
+                            "or --weights untrained")
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    info = load_probe(probe_path) if probe_path else probe(video)
+    stop = info.frame_count if stop is None else stop
+    if not 0 <= start < stop <= info.frame_count:
+        raise SalienceError(f"{video}: frames [{start}, {stop}) are not within its {info.frame_count} frames")
+    model, center_bias = load_for_prediction(record)
+    configure_model_options(model, record["model"], options.scale, options.fixation_history)
+    progress = Progress(stop - start, f"{Path(video).name} [{start}, {stop})")
+    # What the prediction adds to every frame (the stream computes the same
+    # call): stored beside the maps for metrics and plots.
+    log_center_bias = model.log_center_bias(info.height, info.width, center_bias).float().numpy()
+    frames = predict_range(model, info, start, stop, center_bias=center_bias, head=options.head,
+                           batch_size=options.batch_size, device=device, dtype=options.precision)
+    attrs = {
+        "model": record["model"], "weights": record["weights"], "head": options.head,
+        "center_bias": record["center_bias"], "weights_sha256": record["weights_sha256"],
+        "precision": options.precision, "start": start, "stop": stop, "fps": info.fps,
+        "source": str(video), "scale": options.scale, "fixation_history": options.fixation_history,
+    }
+    try:
+        store.write_frames(output, frames, first=start, count=stop - start, height=info.height, width=info.width,
+                           attrs=attrs, storage=options.storage, on_frame=progress.update,
+                           log_center_bias=log_center_bias,
+                           allow_nan_before=nan_head(record["model"], options.head))
+    except torch.cuda.OutOfMemoryError:
+        # write_frames removed its half-written store on the way out.
+        raise SalienceError(out_of_memory_message(device, options.batch_size, info.width, info.height)) from None
+
+
+def configure_model_options(model, name: str, scale: float, fixation_history: str) -> None:
+    """``scale`` and ``fixation_history`` go to the models they apply to (the registry says which)."""
+    from .models import describe
+
+    description = describe(name)
+    if not description.applies("scale"):
+        if scale != 1.0:
+            raise ConfigError(f"'scale' does not apply to {name}, which runs at full resolution "
+                              "(set scale: 1.0)")
+    elif not 0 < scale <= 4:
+        raise ConfigError(f"'scale' must be in (0, 4], got {scale}")
+    else:
+        model.scale = scale
+    if description.applies("fixation_history"):
+        from .models.per_frame import FixationHistory
+
+        model.fixation_history = FixationHistory(fixation_history)
+
+
+def load_for_prediction(record: dict):
+    """The model and center bias a weights record names (files already checked)."""
+    from .models import build_model
+    from .models.center_bias import UNIFORM, load_center_bias
+
+    files = record["files"]
+    model = build_model(record["model"], weights=files["checkpoint"]["path"] if "checkpoint" in files else None)
+    center_bias = UNIFORM
+    if "center_bias" in files:
+        center_bias = load_center_bias(files["center_bias"]["path"], files["center_bias"]["format"])
+    return model, center_bias
+
+
+def nan_head(model: str, head: str) -> int:
+    """Frames left NaN at the start of a video: the "skip" head has no full window there."""
+    from .models import describe
+
+    return describe(model).temporal_window - 1 if head == "skip" else 0

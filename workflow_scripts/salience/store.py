@@ -50,7 +50,9 @@ import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
 from .atomic import StagedDir, remove_stale_temporaries
+from .background import map_ahead
 from .errors import ConfigError, SalienceError
+from .settings import Storage
 
 ARRAY = "log_density"
 CENTER_BIAS = "log_center_bias"  # H x W: the log center bias the model used, at frame size
@@ -60,7 +62,7 @@ QUANTUM = 2.0**-8  # "quantized": the step of stored values
 # Default frames per shard file (config ``shard_frames``): 20 frames make a
 # 20-minute 30 fps video 1,800 files instead of 36,000; a job holds up to
 # WRITE_THREADS + 1 shards of float32 frames (0.5 GB at 1080p).
-SHARD_FRAMES = 20
+SHARD_FRAMES = Storage.shard_frames
 
 LOG_DENSITY_ATTRS = {
     "long_name": "log saliency density",
@@ -254,11 +256,9 @@ def write_frames(
     height: int,
     width: int,
     attrs: dict,
-    dtype: str = "float32",
-    threads: int | None = None,
+    storage: Storage = Storage(),
     on_frame=None,
     log_center_bias: np.ndarray | None = None,
-    shard_frames: int = SHARD_FRAMES,
     allow_nan_before: int = 0,
 ) -> None:
     """Write ``count`` frames (indices ``first``..) into a new store, atomically.
@@ -267,16 +267,16 @@ def write_frames(
     video frame ``first`` (recorded as attribute ``first_frame``). A missing,
     misplaced, wrongly sized or non-normalized frame is an error: no store
     appears (NaN frames are allowed before ``allow_nan_before``: the "skip"
-    head policy). ``dtype``: one of ``STORE_DTYPES``; ``threads``: writer
-    threads (at least ``WRITE_THREADS``); ``log_center_bias``: the H x W log
-    center bias the model used, stored beside the maps; ``shard_frames``:
-    frames per shard file (assembly links the shards of chunk stores that
-    start at a multiple of it).
+    head policy). ``storage`` (``settings.Storage``): the dtype (one of
+    ``STORE_DTYPES``), frames per shard file (assembly links the shards of
+    chunk stores that start at a multiple of it) and writer threads (at least
+    ``WRITE_THREADS``); ``log_center_bias``: the H x W log center bias the
+    model used, stored beside the maps.
     """
     with StagedDir(path) as staged:
-        array = create(staged.temp, count, height, width, {**attrs, "first_frame": first}, dtype,
-                       log_center_bias, shard_frames)
-        with _ShardWrites(array, threads, source=path, first=first, allow_nan_before=allow_nan_before) as writes:
+        array = create(staged.temp, count, height, width, {**attrs, "first_frame": first}, storage.dtype,
+                       log_center_bias, storage.shard_frames)
+        with _ShardWrites(array, storage.threads, source=path, first=first, allow_nan_before=allow_nan_before) as writes:
             expected = first
             for index, log_density in frames:
                 if index != expected:
@@ -305,17 +305,36 @@ def _open_group(path: str | Path) -> zarr.Group:
 
 
 @_quiet_codecs
+def open_store(path: str | Path) -> zarr.Group:
+    """An existing store's group, read only (nothing loaded), checked to hold a (T, H, W) ``log_density``.
+
+    The one opener of every reader: chunk stores and saliency.zarr alike,
+    quantized ones without zarr's codec warning.
+    """
+    try:
+        group = zarr.open_group(os.fspath(path), mode="r")
+        array = group[ARRAY]
+    except (FileNotFoundError, KeyError) as error:
+        raise SalienceError(
+            f"{os.fspath(path)}: no saliency store with a '{ARRAY}' array here. Run the prediction step first."
+        ) from error
+    if not isinstance(array, zarr.Array) or array.ndim != 3:
+        raise SalienceError(f"{os.fspath(path)}: '{ARRAY}' must be a (T, H, W) array, got {getattr(array, 'shape', 'a group')}")
+    return group
+
+
 def open_array(path: str | Path) -> zarr.Array:
     """The ``log_density`` array of an existing store (read only, nothing loaded)."""
-    try:
-        array = _open_group(path)[ARRAY]
-    except KeyError as error:
-        raise SalienceError(
-            f"{path}: no saliency store with a '{ARRAY}' array here. Run the prediction step first."
-        ) from error
-    if array.ndim != 3:
-        raise SalienceError(f"{path}: '{ARRAY}' must be (T, H, W), got shape {array.shape}")
-    return array
+    return open_store(path)[ARRAY]
+
+
+READ_AHEAD = 4  # frames read (decompressed) ahead of their consumer
+
+
+def read_frames_ahead(array: zarr.Array, indices: Iterable[int], ahead: int = READ_AHEAD):
+    """Yield ``array[i]`` as float32 for each i, reading up to ``ahead`` frames in advance on a thread."""
+    return map_ahead(lambda index: np.asarray(array[index], dtype=np.float32), indices, ahead=ahead,
+                     name="salience-read")
 
 
 # --------------------------------------------------------------------------- assembly

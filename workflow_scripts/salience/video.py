@@ -58,7 +58,6 @@ class VideoInfo:
     width: int
     height: int
     has_audio: bool
-    frame_count_verified: bool  # always True: counted by decoding
     timestamps: tuple[float, ...] = field(repr=False)
     pts: tuple[int, ...] = field(repr=False)
     time_base: str
@@ -141,13 +140,6 @@ def check_readable(path) -> None:
         raise VideoError(_no_frames(path, stream, problem))
 
 
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary bundled with imageio-ffmpeg (has libx264, AV1/HEVC/VP9 encoders, aac)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo:
     """Decode the whole video once: frame count, timestamps, size, SAR, rotation, audio, codec.
 
@@ -193,7 +185,7 @@ def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo
         sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio or Fraction(1)
         return VideoInfo(
             path=path, frame_count=len(pts), fps=fps, width=width, height=height,
-            has_audio=audio is not None, frame_count_verified=True,
+            has_audio=audio is not None,
             timestamps=tuple(float(p * time_base) for p in pts), pts=tuple(pts),
             time_base=f"{time_base.numerator}/{time_base.denominator}", vfr=vfr,
             sar=f"{sar.numerator}/{sar.denominator}", rotation=rotation, audio_start=audio_start,

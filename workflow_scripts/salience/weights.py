@@ -1,4 +1,4 @@
-"""Model files: download once, verify, and record what prediction must load.
+"""Model files: download once, verify, and record what prediction must load (loading: ``models.checkpoint``).
 
 The download step (:func:`resolve`, run by the ``download_weights`` rule on
 the submit host) resolves every file a model needs (its checkpoint and its
@@ -17,6 +17,19 @@ sha256 is recorded at the first download and checked on every later use.
 ``$SALIENCE_WEIGHTS_MIRROR`` (e.g. ``http://mirror.local``) replaces the
 ``https://github.com`` prefix of the official URLs: a site mirror that keeps
 GitHub's paths (the tests serve one on loopback). The digests still apply.
+
+A cluster admin pre-fills the cache by copying the published files into
+``$SALIENCE_CACHE`` under their published names: each is checked against
+its published ids at its first use and its sha256 recorded beside it.
+
+Why not ``pooch``: its check is one digest of a file's bytes, but the
+DeepGaze MR files are pinned by git blob ids and the GitHub release assets
+publish no digest at all (their sha256 is recorded at the first download),
+so these checks stay here whatever fetches the bytes; it does not resume an
+interrupted download either (a retry fetches the whole file again, as here);
+and the fetch itself is one streamed HTTP GET. It would add two
+dependencies (pooch, requests) for what ``urllib`` and ``atomic`` already do.
+Downloads happen once, on the submit host (``download_weights``).
 """
 
 from __future__ import annotations
@@ -25,12 +38,12 @@ import hashlib
 import http.client
 import json
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
-from .atomic import write_text
+from .atomic import StagedFile, write_json, write_text
 from .errors import WeightsError
+from .models.checkpoint import check_checkpoint_path
 
 RECORD_FORMAT = 1
 _GITHUB = "https://github.com"
@@ -129,14 +142,13 @@ def fetch(official, *, config_key: str = "weights", progress: bool = True) -> Pa
 
 def _download(official, target: Path, config_key: str, *, progress: bool) -> None:
     url = download_url(official)
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(handle)
-    partial = Path(partial)
-    try:
+    # Staged beside the target (normal permissions, a lock marking it live):
+    # the cache only ever holds whole, checked files.
+    with StagedFile(target) as staged:
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
                 total = int(response.headers.get("Content-Length") or 0) or None
-                with open(partial, "wb") as out:
+                with open(staged.temp, "wb") as out:
                     received = _copy(response, out, total, official.filename, progress)
             if total is not None and received != total:
                 raise WeightsError(
@@ -147,11 +159,8 @@ def _download(official, target: Path, config_key: str, *, progress: bool) -> Non
             raise WeightsError(
                 f"downloading {url} failed ({error}). " + _by_hand_hint(official, target, config_key)
             ) from error
-        sha256 = _check_published_ids(official, partial, config_key)
-        os.replace(partial, target)  # atomic: no half-written file in the cache
-        write_text(_sha256_record(target), f"{sha256}  {target.name}\n")
-    finally:
-        partial.unlink(missing_ok=True)
+        sha256 = _check_published_ids(official, Path(staged.temp), config_key)
+    write_text(_sha256_record(target), f"{sha256}  {target.name}\n")
 
 
 def _copy(source, destination, total, label, progress) -> int:
@@ -171,47 +180,6 @@ def _copy(source, destination, total, label, progress) -> int:
         if bar is not None:
             bar.close()
     return received
-
-
-# --- local files ---------------------------------------------------------------
-
-# A file torch.save wrote starts as a zip archive (torch >= 1.6) or a pickle.
-_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
-
-
-def check_checkpoint_path(spec: str | Path, config_key: str = "weights") -> Path:
-    """A local checkpoint path: it exists and looks like a file ``torch.save`` wrote.
-
-    Cheap (no torch): the DAG build runs it, so that a typo or a text file
-    stops the run before any job.
-    """
-    path = Path(spec).expanduser()
-    if not path.is_file():
-        raise WeightsError(
-            f"checkpoint {path} does not exist (config '{config_key}'). Give the path of a "
-            "downloaded checkpoint, 'official' to download the authors' file, or 'untrained'."
-        )
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if not any(head.startswith(magic) for magic in _CHECKPOINT_MAGIC):
-        raise WeightsError(
-            f"{path} is not a PyTorch checkpoint (config '{config_key}'; it starts with "
-            f"{head!r}, not a torch.save archive). Give the .pt/.pth file itself, or 'official'."
-        )
-    return path
-
-
-def load_checkpoint(path: str | Path, config_key: str = "weights"):
-    """Load a checkpoint's tensors without executing code (``weights_only``)."""
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle, zip and torch errors alike
-        raise WeightsError(
-            f"{path} is not a readable PyTorch checkpoint ({error}); config '{config_key}': "
-            "download it again or give the right file."
-        ) from error
 
 
 # --- the weights record ------------------------------------------------------------
@@ -264,7 +232,7 @@ def resolve(model: str, weights: str, center_bias: str, *, progress: bool = True
 
 
 def write_record(path: str | Path, record: dict) -> None:
-    write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_json(path, record)
 
 
 def read_record(path: str | Path) -> dict:

@@ -7,11 +7,10 @@ eval mode:
 
 - ``weights=None``: untrained (random init, seeded), for tests and benchmarks only;
 - ``weights=<path>``: a checkpoint file;
-- ``weights="official"``: the authors' checkpoint, fetched into the cache by
-  :func:`salience.weights.fetch` (the same download and check as the workflow's).
-
-Prediction jobs never download: they read the paths that the download step
-recorded (:func:`salience.weights.read_record`).
+The authors' checkpoints are downloaded by :mod:`salience.weights` (its
+``fetch``; the workflow's download step records their paths), never here:
+prediction jobs read the paths that the download step recorded
+(:func:`salience.weights.read_record`).
 """
 
 from __future__ import annotations
@@ -45,14 +44,10 @@ def describe(name: str) -> ModelDescription:
 
 
 def build_model(name: str, weights: str | Path | None = None, **kwargs):
-    """Build model ``name`` with ``weights`` (None, "official" or a checkpoint path)."""
+    """Build model ``name`` with ``weights`` (None: untrained, or a checkpoint path)."""
     description = describe(name)
     module_name, function_name = description.builder.split(":")
     builder = getattr(importlib.import_module(module_name), function_name)
-    if str(weights) == "official":
-        from ..weights import fetch
-
-        weights = fetch(description.checkpoint, config_key="weights")
     if weights is not None:
         return builder(Path(weights), **kwargs)
     # Untrained models are seeded: every job of a run (and every chunk) then

@@ -1,11 +1,48 @@
-"""Loading a checkpoint file into a model, with messages that say what is wrong."""
+"""Checkpoint files: checked cheaply (no torch) when the DAG is built, loaded into a model with messages that say what is wrong."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import WeightsError
-from ..weights import check_checkpoint_path, load_checkpoint
+
+# A file torch.save wrote starts as a zip archive (torch >= 1.6) or a pickle.
+_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def check_checkpoint_path(spec: str | Path, config_key: str = "weights") -> Path:
+    """A local checkpoint path: it exists and looks like a file ``torch.save`` wrote.
+
+    Cheap (no torch): the DAG build runs it, so that a typo or a text file
+    stops the run before any job.
+    """
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise WeightsError(
+            f"checkpoint {path} does not exist (config '{config_key}'). Give the path of a "
+            "downloaded checkpoint, 'official' to download the authors' file, or 'untrained'."
+        )
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not any(head.startswith(magic) for magic in _CHECKPOINT_MAGIC):
+        raise WeightsError(
+            f"{path} is not a PyTorch checkpoint (config '{config_key}'; it starts with "
+            f"{head!r}, not a torch.save archive). Give the .pt/.pth file itself, or 'official'."
+        )
+    return path
+
+
+def load_checkpoint(path: str | Path, config_key: str = "weights"):
+    """Load a checkpoint's tensors without executing code (``weights_only``)."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle, zip and torch errors alike
+        raise WeightsError(
+            f"{path} is not a readable PyTorch checkpoint ({error}); config '{config_key}': "
+            "download it again or give the right file."
+        ) from error
 
 
 def _state_dict(checkpoint, path) -> dict:
@@ -54,3 +91,10 @@ def load_state(model, path: str | Path, label: str, official_url: str):
     except RuntimeError as error:  # shape mismatches
         raise WeightsError(f"{path} does not fit {label}: {error}") from error
     return model
+
+
+def ready(model, checkpoint: str | Path | None, label: str, official_url: str):
+    """``model`` in eval mode: untrained (``checkpoint`` None) or loaded from ``checkpoint`` (``load_state``)."""
+    if checkpoint is not None:
+        load_state(model, checkpoint, label, official_url)
+    return model.eval()

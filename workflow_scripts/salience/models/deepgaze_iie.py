@@ -47,7 +47,7 @@ from torch import nn
 
 from ._efficientnet import efficientnet_b5
 from .cards.deepgaze_iie import DEEPGAZE_IIE
-from .checkpoint import load_state
+from .checkpoint import ready
 from .layers import FeatureExtractor, Finalizer, fixation_selection_network, saliency_network
 from .mixture import DeepGazeMixture
 from .per_frame import FrameByFrame
@@ -143,13 +143,8 @@ class DeepGazeIIE(FrameByFrame, nn.Module):
             for factory, targets, channels in BACKBONES
         )
 
-    def forward(
-        self,
-        images: torch.Tensor,
-        centerbias: torch.Tensor,
-        x_hist: torch.Tensor | None = None,
-        y_hist: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, centerbias: torch.Tensor,
+                x_hist: torch.Tensor | None = None, y_hist: torch.Tensor | None = None) -> torch.Tensor:
         predictions = torch.cat([model(images, centerbias) for model in self.models], dim=1)
         predictions = predictions - math.log(len(self.models))
         return predictions.logsumexp(dim=1, keepdim=True)
@@ -159,7 +154,4 @@ def deepgaze_iie(checkpoint: str | Path | None = None, **kwargs) -> DeepGazeIIE:
     """DeepGaze IIE in eval mode: untrained (``None``: random weights, tests
     only) or loaded from ``checkpoint`` (the official ``deepgaze2e.pth`` or a
     state-dict file) with ``strict=True``. ``kwargs`` go to :class:`DeepGazeIIE`."""
-    model = DeepGazeIIE(**kwargs)
-    if checkpoint is not None:
-        load_state(model, checkpoint, "DeepGaze IIE", DEEPGAZE_IIE.checkpoint.url)
-    return model.eval()
+    return ready(DeepGazeIIE(**kwargs), checkpoint, "DeepGaze IIE", DEEPGAZE_IIE.checkpoint.url)

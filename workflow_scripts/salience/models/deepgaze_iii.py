@@ -31,7 +31,7 @@ from pathlib import Path
 import torchvision
 
 from .cards.deepgaze_iii import DEEPGAZE_III
-from .checkpoint import load_state
+from .checkpoint import ready
 from .layers import (
     FeatureExtractor,
     Finalizer,
@@ -85,7 +85,4 @@ def deepgaze_iii(checkpoint: str | Path | None = None, **kwargs) -> DeepGazeIII:
     """DeepGaze III in eval mode: untrained (``None``: random weights, tests
     only) or loaded from ``checkpoint`` (the official ``deepgaze3.pth`` or a
     state-dict file) with ``strict=True``. ``kwargs`` go to :class:`DeepGazeIII`."""
-    model = DeepGazeIII(**kwargs)
-    if checkpoint is not None:
-        load_state(model, checkpoint, "DeepGaze III", DEEPGAZE_III.checkpoint.url)
-    return model.eval()
+    return ready(DeepGazeIII(**kwargs), checkpoint, "DeepGaze III", DEEPGAZE_III.checkpoint.url)

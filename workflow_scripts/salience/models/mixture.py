@@ -56,13 +56,8 @@ class DeepGazeMixture(nn.Module):
             math.ceil(width / self.downsample / self.readout_factor),
         ]
 
-    def forward(
-        self,
-        images: torch.Tensor,
-        centerbias: torch.Tensor,
-        x_hist: torch.Tensor | None = None,
-        y_hist: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, centerbias: torch.Tensor,
+                x_hist: torch.Tensor | None = None, y_hist: torch.Tensor | None = None) -> torch.Tensor:
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(
                 f"images must be N x 3 x H x W (RGB, 0..255), got {tuple(images.shape)}"

@@ -1,0 +1,1 @@
+"""Shared test code: tiny videos and stores, the fixtures' weight recipe, official files, the Snakemake runner."""

@@ -1,0 +1,133 @@
+"""Command-line steps that compare maps with eye-tracking data (added to ``python -m salience``).
+
+    python -m salience evaluate STORE --gaze CSV --output metrics.csv --pixels-per-degree PPD
+    python -m salience summarize VIDEO=metrics.csv ... --output metrics_summary.csv
+    python -m salience aoi STORE --aoi CSV --output aoi.csv [--plot aoi.svg] [--gaze CSV]
+    python -m salience concentration STORE --output concentration.csv [--plot concentration.svg]
+    python -m salience human STORE --probe probe.json --gaze CSV --heatmap human_heatmap.mp4 --pair model_vs_human.mp4
+    python -m salience snapshots STORE --probe probe.json --output-dir DIR [--gaze CSV]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import SalienceError
+from ..settings import add_encoding_options, add_style_options, encoding_from, style_from
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluate import evaluate
+
+    evaluate(args.store, args.gaze, args.output, pixels_per_degree=args.pixels_per_degree,
+             fwhm_degrees=args.fwhm_degrees, workers=args.threads)
+
+
+def cmd_summarize(args) -> None:
+    from .evaluate import summarize
+
+    files = {}
+    for item in args.metrics:
+        video, sep, path = item.partition("=")
+        if not sep or not video or not path:
+            raise SalienceError(f"summarize: {item!r} must be VIDEO=PATH (a video id and its metrics.csv)")
+        files[video] = path
+    summarize(files, args.output)
+
+
+def cmd_aoi(args) -> None:
+    from .aoi import aoi_table
+    from .figures import plot_aoi
+
+    aoi_table(args.store, args.aoi, args.output, gaze_path=args.gaze)
+    if args.plot:
+        plot_aoi(args.output, args.plot, title=args.title or Path(args.store).parent.name)
+
+
+def cmd_concentration(args) -> None:
+    from .concentration import concentration_table
+    from .figures import plot_concentration
+
+    concentration_table(args.store, args.output)
+    if args.plot:
+        plot_concentration(args.output, args.plot, title=args.title or Path(args.store).parent.name)
+
+
+def cmd_human(args) -> None:
+    from .human_video import render_human_videos
+    from ..video import load_probe
+
+    render_human_videos(args.store, load_probe(args.probe), args.gaze, human_heatmap=args.heatmap,
+                        model_vs_human=args.pair, pixels_per_degree=args.pixels_per_degree,
+                        fwhm_degrees=args.fwhm_degrees, style=style_from(args), encoding=encoding_from(args))
+
+
+def cmd_snapshots(args) -> None:
+    from .snapshots import write_snapshots
+    from ..video import load_probe
+
+    if args.gaze and not args.pixels_per_degree:
+        raise SalienceError("snapshots: --gaze needs --pixels-per-degree")
+    write_snapshots(args.store, load_probe(args.probe), args.output_dir, count=args.count, gaze_path=args.gaze,
+                    pixels_per_degree=args.pixels_per_degree, fwhm_degrees=args.fwhm_degrees,
+                    style=style_from(args))
+
+
+def add_evaluation_steps(steps) -> None:
+    """Add the subcommands above to the parser's subparsers ``steps``."""
+
+    def blur(p, required=True):
+        p.add_argument("--pixels-per-degree", type=float, required=required,
+                       help="pixels of the video per degree of visual angle, as the viewers saw it")
+        p.add_argument("--fwhm-degrees", type=float, default=1.0,
+                       help="full width at half maximum of the gaze blur, in degrees (default 1.0)")
+
+    p = steps.add_parser("evaluate", help="metrics of a store against a gaze CSV, per frame")
+    p.add_argument("store")
+    p.add_argument("--gaze", required=True, help="CSV: x,y and time or frame (participant, duration optional)")
+    p.add_argument("--output", required=True, help="metrics.csv to write")
+    blur(p)
+    p.add_argument("--threads", type=int, default=2, help="frames evaluated at once (default 2)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = steps.add_parser("summarize", help="per-video means of metrics.csv files, and their mean")
+    p.add_argument("metrics", nargs="+", metavar="VIDEO=METRICS_CSV")
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_summarize)
+
+    p = steps.add_parser("aoi", help="density mass (and gaze share) per area of interest, per frame")
+    p.add_argument("store")
+    p.add_argument("--aoi", required=True, help="CSV: name,x0,y0,x1,y1 (start,end,time optional)")
+    p.add_argument("--output", required=True, help="aoi.csv to write")
+    p.add_argument("--plot", help="SVG of mass over time per AOI")
+    p.add_argument("--gaze", help="gaze CSV: adds human_fraction")
+    p.add_argument("--title", help="plot title (default: the store's directory name)")
+    p.set_defaults(func=cmd_aoi)
+
+    p = steps.add_parser("concentration", help="entropy and top-5%% mass of each frame")
+    p.add_argument("store")
+    p.add_argument("--output", required=True)
+    p.add_argument("--plot", help="SVG over time")
+    p.add_argument("--title")
+    p.set_defaults(func=cmd_concentration)
+
+    p = steps.add_parser("human", help="human_heatmap.mp4 and model_vs_human.mp4")
+    p.add_argument("store")
+    p.add_argument("--probe", required=True, help="the source video's probe.json (frames, timing, audio)")
+    p.add_argument("--gaze", required=True)
+    p.add_argument("--heatmap", required=True)
+    p.add_argument("--pair", required=True, help="model (left) vs human (right) overlay video")
+    blur(p)
+    add_style_options(p, normalization=True)
+    add_encoding_options(p, audio=True)
+    p.set_defaults(func=cmd_human)
+
+    p = steps.add_parser("snapshots", help="a few overlay frames as PNG (for the report)")
+    p.add_argument("store")
+    p.add_argument("--probe", required=True, help="the source video's probe.json (frames are sought by timestamp)")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--count", type=int, default=4)
+    p.add_argument("--gaze")
+    blur(p, required=False)
+    add_style_options(p)
+    p.set_defaults(func=cmd_snapshots)
