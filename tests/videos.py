@@ -26,11 +26,16 @@ def decode_all(path) -> list[np.ndarray]:
     """Every frame by plain sequential, single-threaded decoding (PyAV), RGB, display orientation.
 
     The reference for seeking tests: no seeks, no threads, no timestamps;
-    packets that fail to decode are skipped, as FFmpeg does.
+    packets that fail to decode are skipped, as FFmpeg does. Frames are
+    converted to RGB as the ffmpeg binary converts them (test_decode_matrix
+    holds that conversion to the binary's).
     """
     import av
 
+    from salience.video import RGBConverter
+
     frames = []
+    to_rgb = RGBConverter()
     with av.open(str(path)) as container:
         container.streams.video[0].codec_context.thread_count = 1
         for packet in container.demux(video=0):
@@ -38,9 +43,7 @@ def decode_all(path) -> list[np.ndarray]:
                 decoded = packet.decode()
             except av.error.InvalidDataError:
                 continue  # a damaged packet: FFmpeg goes on with the next
-            for frame in decoded:
-                rgb = frame.to_ndarray(format="rgb24")
-                frames.append(np.ascontiguousarray(np.rot90(rgb, int(frame.rotation or 0) // 90)))
+            frames += [to_rgb(frame) for frame in decoded]
     return frames
 
 

@@ -3,7 +3,9 @@
 Frames are decoded with PyAV (FFmpeg in its wheels: every codec FFmpeg
 decodes, AV1 and 10-bit HEVC included) and handed out as RGB uint8 arrays in
 display orientation (the container's rotation applied), one at a time, so
-memory depends on the frame size only.
+memory depends on the frame size only. The pixels are those of the ffmpeg
+binary's ``ffmpeg -i VIDEO -pix_fmt rgb24`` for every pixel format and scan
+type (``RGBConverter``).
 
 Frame ``i`` is the i-th frame that plain sequential decoding gives; its
 presentation time is ``VideoInfo.timestamps[i]`` (seconds on the source's
@@ -254,8 +256,9 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
         _configure(stream, threads)
         if info is not None and Fraction(info.time_base) != stream.time_base:
             raise VideoError(_changed(path, start))
+        to_rgb = RGBConverter()
         if info is not None and info.seekable and start > 0:
-            yield from _read_by_timestamp(container, stream, info, start, stop, threads)
+            yield from _read_by_timestamp(container, stream, info, start, stop, threads, to_rgb)
             return
         index = 0
         for frame, _ in _decode(container, stream, path):
@@ -264,7 +267,7 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
             if index >= start:
                 if info is not None and info.seekable and frame.pts != info.pts[index]:
                     raise VideoError(_changed(path, index))
-                yield _to_rgb(frame)
+                yield to_rgb(frame)
             index += 1
             if stop is not None and index >= stop:
                 return
@@ -275,7 +278,7 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
 # --------------------------------------------------------------------------- helpers
 
 
-def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int, threads: int
+def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int, threads: int, to_rgb
                        ) -> Iterator[np.ndarray]:
     """Frames [start, stop) found by pts after a seek; falls back to decoding from the start.
 
@@ -295,8 +298,8 @@ def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int
         while first is not None and first.pts is not None and first.pts < target:
             first = next(frames, None)
         if first is not None and first.pts == target:
-            yield _to_rgb(first)
-            yield from _checked(frames, info, start + 1, stop, start)
+            yield to_rgb(first)
+            yield from _checked(frames, info, start + 1, stop, start, to_rgb)
             return
         frames.close()
         if first is None or first.pts is None:
@@ -309,7 +312,7 @@ def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int
         for _ in range(start):
             if next(frames, None) is None:
                 raise VideoError(_ended_early(info.path, 0, start, stop))
-        yield from _checked(frames, info, start, stop, start)
+        yield from _checked(frames, info, start, stop, start, to_rgb)
 
 
 def _frames_from_keyframe(container, stream, path):
@@ -323,14 +326,14 @@ def _frames_from_keyframe(container, stream, path):
             yield frame
 
 
-def _checked(frames, info: VideoInfo, index: int, stop: int, start: int) -> Iterator[np.ndarray]:
+def _checked(frames, info: VideoInfo, index: int, stop: int, start: int, to_rgb) -> Iterator[np.ndarray]:
     """Frames ``index .. stop-1`` from ``frames``, each checked against its probed pts."""
     for frame in frames:
         if index >= stop:
             return
         if frame.pts != info.pts[index]:
             raise VideoError(_changed(info.path, index))
-        yield _to_rgb(frame)
+        yield to_rgb(frame)
         index += 1
     if index < stop:
         raise VideoError(_ended_early(info.path, index, start, stop))
@@ -425,12 +428,56 @@ def _rotation(frame) -> int:
     return (round(degrees / 90) * 90) % 360
 
 
-def _to_rgb(frame) -> np.ndarray:
-    rgb = frame.to_ndarray(format="rgb24")
-    rotation = _rotation(frame)
-    if rotation:
-        rgb = np.ascontiguousarray(np.rot90(rgb, rotation // 90))
-    return rgb
+class RGBConverter:
+    """Decoded frames to RGB arrays, byte for byte as ``ffmpeg -i VIDEO -pix_fmt rgb24`` gives them.
+
+    The ffmpeg binary converts in its filter graph: it inserts a ``scale``
+    filter with libswscale's default flags (bicubic) and ``interl=0`` (an
+    interlaced frame is converted as one picture; no deinterlacing), which
+    reads each frame's colour matrix, range and chroma siting. The same
+    filter runs here. PyAV's own ``to_ndarray(format="rgb24")`` calls
+    libswscale outside the filter, with bilinear chroma: it converted a frame
+    flagged interlaced field by field (up to 195 levels off) and 10-bit frames
+    with left-sited chroma, as x264 and x265 write them, up to 122 levels off,
+    mostly in R and B. The graph is rebuilt when the frames' format, size or
+    colour tags change.
+    """
+
+    def __init__(self):
+        self._key = None
+        self._graph = self._source = self._sink = None
+
+    def __call__(self, frame) -> np.ndarray:
+        if frame.format.name == "rgb24":  # ffmpeg inserts no conversion either
+            rgb = frame.to_ndarray()
+        else:
+            key = (frame.format.name, frame.width, frame.height, int(frame.colorspace), int(frame.color_range))
+            if key != self._key:
+                self._build(frame)
+                self._key = key
+            self._source.push(frame)
+            rgb = self._sink.pull().to_ndarray()
+        rotation = _rotation(frame)
+        if rotation:
+            rgb = np.ascontiguousarray(np.rot90(rgb, rotation // 90))
+        return rgb
+
+    def _build(self, frame) -> None:
+        import av
+
+        graph = av.filter.Graph()
+        source = graph.add("buffer", video_size=f"{frame.width}x{frame.height}", pix_fmt=frame.format.name,
+                           time_base=str(frame.time_base or Fraction(1, 1000)), pixel_aspect="1/1",
+                           colorspace=str(int(frame.colorspace)), range=str(int(frame.color_range)))
+        scale = graph.add("scale", "flags=bicubic:interl=0")
+        rgb = graph.add("format", "pix_fmts=rgb24")
+        sink = graph.add("buffersink")
+        source.link_to(scale)
+        scale.link_to(rgb)
+        rgb.link_to(sink)
+        graph.configure()
+        # The graph owns the filter contexts: it must live as long as they are used.
+        self._graph, self._source, self._sink = graph, source, sink
 
 
 def _configure(stream, threads: int) -> None:
