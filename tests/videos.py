@@ -155,6 +155,12 @@ CASES = {
                                  "-x265-params", "log-level=error:keyint=8", str(p)),
     "one.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "1", *_H264, str(p)),
     "corrupt.mkv": _corrupt,
+    # raw elementary streams (no container, no timestamps): FFmpeg times them by
+    # the stream's own timing (VUI: 30 fps here), else at 25 fps
+    "raw_h264.h264": lambda p: ffmpeg(*_lavfi(rate=30), "-frames:v", "20", *_H264, str(p)),
+    "raw_untimed.h264": lambda p: ffmpeg(*_lavfi(rate=30), "-frames:v", "20", "-c:v", "libopenh264", str(p)),
+    "raw_hevc.hevc": lambda p: ffmpeg(*_lavfi(rate=30), "-frames:v", "20", "-c:v", "libx265",
+                                      "-x265-params", "log-level=error:keyint=8", str(p)),
 }
 
 

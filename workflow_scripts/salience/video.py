@@ -5,7 +5,8 @@ decodes, AV1 and 10-bit HEVC included) and handed out as RGB uint8 arrays in
 display orientation (the container's rotation applied), one at a time, so
 memory depends on the frame size only. The pixels are those of the ffmpeg
 binary's ``ffmpeg -i VIDEO -pix_fmt rgb24`` for every pixel format and scan
-type (``RGBConverter``).
+type (``RGBConverter``), at the timestamps ffmpeg gives each frame (``_Clock``;
+raw .h264/.hevc streams too).
 
 Frame ``i`` is the i-th frame that plain sequential decoding gives; its
 presentation time is ``VideoInfo.timestamps[i]`` (seconds on the source's
@@ -185,6 +186,9 @@ def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo
         if stream.frames and stream.frames != len(pts):
             log.info("%s: the container estimates %d frames; decoding gives %d (used).",
                      path, stream.frames, len(pts))
+        if _untimed(container):
+            log.info("%s: a raw %s stream without timestamps: frames are timed as FFmpeg times them, "
+                     "%.3f fps", path, stream.codec_context.name, _rate(stream, pts)[0])
         time_base = stream.time_base
         audio = container.streams.audio[0] if container.streams.audio else None
         audio_start = None
@@ -210,6 +214,7 @@ def _scan(path: str, threads: int):
     with _open(path) as container:
         stream = _video_stream(container, path)
         _configure(stream, threads)
+        clock = _Clock(container, stream)
         pts: list[int] = []
         rotation, problem, size = 0, None, None
         for frame, error in _decode(container, stream, path):
@@ -217,12 +222,12 @@ def _scan(path: str, threads: int):
                 problem = problem or f"{error} around {_where(pts, stream.time_base)}"
             if frame is None:
                 continue
-            if frame.pts is None:
+            if not clock.untimed and frame.pts is None and frame.dts is None:
                 problem = problem or f"a frame without a timestamp at {_where(pts, stream.time_base)}"
             if not pts:
                 rotation = _rotation(frame)
                 size = (frame.width, frame.height)
-            pts.append(frame.pts if frame.pts is not None else (pts[-1] + 1 if pts else 0))
+            pts.append(clock(frame))
     return pts, rotation, size, problem
 
 
@@ -233,10 +238,11 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
     With a ``VideoInfo`` frame ``start`` is reached by seeking to its
     timestamp, and every frame yielded is checked against the probed
     timestamps; a seek that lands past the frame is retried from further
-    back, and where timestamps cannot identify frames (or the file is
-    damaged) it is decoded forward from its first frame. With a bare path frames are decoded forward
-    from the first. Either way the frames are bit-identical to sequential
-    decoding. If the video ends before ``stop``, VideoError is raised.
+    back, and where timestamps cannot identify frames (the file is damaged, or
+    a raw stream without timestamps) it is decoded forward from its first
+    frame. With a bare path frames are decoded forward from the first.
+    Either way the frames are bit-identical to sequential decoding. If the
+    video ends before ``stop``, VideoError is raised.
     ``threads``: decoder threads (0: FFmpeg's choice; damaged files: 1, as probed).
     """
     info = video if isinstance(video, VideoInfo) else None
@@ -257,15 +263,17 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
         if info is not None and Fraction(info.time_base) != stream.time_base:
             raise VideoError(_changed(path, start))
         to_rgb = RGBConverter()
-        if info is not None and info.seekable and start > 0:
+        if info is not None and info.seekable and start > 0 and not _untimed(container):
             yield from _read_by_timestamp(container, stream, info, start, stop, threads, to_rgb)
             return
+        clock = _Clock(container, stream)
         index = 0
         for frame, _ in _decode(container, stream, path):
             if frame is None:
                 continue  # probe decided whether a damaged file is used; its count holds
+            pts = clock(frame)
             if index >= start:
-                if info is not None and info.seekable and frame.pts != info.pts[index]:
+                if info is not None and info.seekable and pts != info.pts[index]:
                     raise VideoError(_changed(path, index))
                 yield to_rgb(frame)
             index += 1
@@ -295,20 +303,21 @@ def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int
         stream.codec_context.flush_buffers()
         frames = _frames_from_keyframe(container, stream, info.path)
         first = next(frames, None)
-        while first is not None and first.pts is not None and first.pts < target:
+        while first is not None and first[0] < target:
             first = next(frames, None)
-        if first is not None and first.pts == target:
-            yield to_rgb(first)
+        if first is not None and first[0] == target:
+            yield to_rgb(first[1])
             yield from _checked(frames, info, start + 1, stop, start, to_rgb)
             return
         frames.close()
-        if first is None or first.pts is None:
+        if first is None:
             break
     log.info("%s: seeking to frame %d was not exact; decoding from the first frame", info.path, start)
     with _open(info.path) as fresh:
         stream = _video_stream(fresh, info.path)
         _configure(stream, threads)
-        frames = (frame for frame, _ in _decode(fresh, stream, info.path) if frame is not None)
+        clock = _Clock(fresh, stream)
+        frames = ((clock(frame), frame) for frame, _ in _decode(fresh, stream, info.path) if frame is not None)
         for _ in range(start):
             if next(frames, None) is None:
                 raise VideoError(_ended_early(info.path, 0, start, stop))
@@ -316,22 +325,23 @@ def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int
 
 
 def _frames_from_keyframe(container, stream, path):
-    """Decoded frames after a seek, from the first keyframe on."""
+    """(pts, frame) for the decoded frames after a seek, from the first keyframe on."""
+    clock = _Clock(container, stream)
     synced = False
     for frame, _ in _decode(container, stream, path):
         if frame is None:
             continue
         synced = synced or frame.key_frame
         if synced:
-            yield frame
+            yield clock(frame), frame
 
 
 def _checked(frames, info: VideoInfo, index: int, stop: int, start: int, to_rgb) -> Iterator[np.ndarray]:
-    """Frames ``index .. stop-1`` from ``frames``, each checked against its probed pts."""
-    for frame in frames:
+    """Frames ``index .. stop-1`` from ``frames`` ((pts, frame) pairs), each checked against its probed pts."""
+    for pts, frame in frames:
         if index >= stop:
             return
-        if frame.pts != info.pts[index]:
+        if pts != info.pts[index]:
             raise VideoError(_changed(info.path, index))
         yield to_rgb(frame)
         index += 1
@@ -478,6 +488,66 @@ class RGBConverter:
         graph.configure()
         # The graph owns the filter contexts: it must live as long as they are used.
         self._graph, self._source, self._sink = graph, source, sink
+
+
+class _Clock:
+    """Each decoded frame's presentation time in stream ticks, as the ffmpeg binary assigns it.
+
+    ffmpeg (fftools/ffmpeg_dec.c) takes the decoder's timestamp (the frame's
+    pts, else its packet's dts); a frame with neither gets the previous frame's
+    time plus that frame's estimated duration, the first frame 0. Containers
+    without timestamps (raw .h264/.hevc/.m2v elementary streams: FFmpeg's
+    AVFMT_NOTIMESTAMPS) are timed that way throughout, each frame lasting what
+    the codec's frame rate says (H.264/HEVC VUI timing), else its packet's
+    duration (the raw demuxer's 25 fps).
+    """
+
+    def __init__(self, container, stream):
+        self.untimed = _untimed(container)
+        self._tick = stream.time_base
+        self._average_rate = stream.average_rate
+        self._codec = stream.codec_context
+        self._last: int | None = None
+        self._last_duration = 0
+
+    def __call__(self, frame) -> int:
+        pts = None if self.untimed else (frame.pts if frame.pts is not None else frame.dts)
+        if pts is None:
+            pts = 0 if self._last is None else self._last + self._last_duration
+        self._last_duration = self._duration(frame, pts)
+        self._last = pts
+        return pts
+
+    def _duration(self, frame, pts: int) -> int:
+        """ffmpeg's estimate of how long this frame shows (video_duration_estimate), in ticks."""
+        since_last = pts - self._last if self._last is not None else -1
+        guessed = frame.duration == 1 and since_last > 2  # a made-up duration of one tick
+        if frame.duration > 0 and not self.untimed and not guessed:
+            return frame.duration
+        codec_duration = 0
+        rate = self._codec.framerate
+        if rate and rate > 0:  # two fields at twice the frame rate (repeated fields are not exposed by PyAV)
+            codec_duration = _ticks(Fraction(2) / (2 * rate), self._tick)
+        if codec_duration > 0 and self.untimed:
+            return codec_duration
+        for candidate in (since_last, frame.duration, codec_duration):
+            if candidate > 0:
+                return candidate
+        if self._average_rate:
+            return max(1, _ticks(1 / Fraction(self._average_rate), self._tick))
+        return max(self._last_duration, 1)
+
+
+def _ticks(seconds: Fraction, tick: Fraction) -> int:
+    """``seconds`` in ``tick`` units, rounded to the nearest (halves away from zero, as av_rescale_q)."""
+    return int(Fraction(seconds) / tick + Fraction(1, 2))
+
+
+def _untimed(container) -> bool:
+    """Whether the container has no timestamps of its own (a raw elementary stream)."""
+    import av
+
+    return bool(container.format.flags & av.format.Flags.no_timestamps.value)
 
 
 def _configure(stream, threads: int) -> None:
