@@ -6,7 +6,8 @@ display orientation (the container's rotation applied), one at a time, so
 memory depends on the frame size only. The pixels are those of the ffmpeg
 binary's ``ffmpeg -i VIDEO -pix_fmt rgb24`` for every pixel format and scan
 type (``RGBConverter``), at the timestamps ffmpeg gives each frame (``_Clock``;
-raw .h264/.hevc streams too).
+raw .h264/.hevc streams too), of the video stream ffmpeg picks
+(``choose_stream``) or the one configured.
 
 Frame ``i`` is the i-th frame that plain sequential decoding gives; its
 presentation time is ``VideoInfo.timestamps[i]`` (seconds on the source's
@@ -37,6 +38,7 @@ from .errors import VideoError
 log = logging.getLogger(__name__)
 
 ON_DECODE_ERROR = ("stop", "keep")
+_FIRST_VIDEO_STREAM = object()  # what probe records from before streams were chosen were made of
 _REENCODE_HINT = "re-encode it: `ffmpeg -i in -c:v libx264 -crf 18 -c:a aac out.mp4`"
 
 
@@ -53,6 +55,10 @@ class VideoInfo:
     degrees, ``audio_start`` the first audio sample's time on the same
     timeline (None without audio). ``decode_error`` describes where decoding
     broke in a damaged file whose decodable frames are kept (else None).
+    ``stream_index`` is the video stream's index in the file (``ffmpeg -i``
+    lists it as ``Stream #0:N``): every read decodes that stream. None in
+    records from before streams were chosen: those were made from the first
+    video stream.
     """
 
     path: str
@@ -73,6 +79,7 @@ class VideoInfo:
     pixel_format: str
     header_frame_count: int  # the container's estimate; 0: none given
     decode_error: str | None = None
+    stream_index: int | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (probe.json, the probe cache)."""
@@ -86,7 +93,7 @@ class VideoInfo:
         """Inverse of ``to_dict``; unknown keys are ignored, missing keys raise KeyError."""
         values = {}
         for f in cls.__dataclass_fields__.values():
-            if f.name not in d and f.name == "decode_error":
+            if f.name not in d and f.name in ("decode_error", "stream_index"):
                 continue
             values[f.name] = d[f.name]
         values["timestamps"] = tuple(float(t) for t in values["timestamps"])
@@ -127,15 +134,16 @@ def load_probe(path) -> VideoInfo:
                          "delete it and run again to probe the video anew") from None
 
 
-def check_readable(path) -> None:
+def check_readable(path, video_stream="auto") -> None:
     """Cheap check that a file is a video whose first frame decodes; VideoError if not.
 
     Runs for every video when the workflow is planned, so that a wrong file
-    stops the run before any job; the full decode is ``probe``'s.
+    (or a ``video_stream`` it lacks) stops the run before any job; the full
+    decode is ``probe``'s.
     """
     path = _check_file(path)
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, video_stream)
         problem = None
         for frame, error in _decode(container, stream, path):
             if frame is not None:
@@ -151,27 +159,32 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo:
+def probe(path, *, on_decode_error: str = "stop", threads: int = 0, video_stream="auto") -> VideoInfo:
     """Decode the whole video once: frame count, timestamps, size, SAR, rotation, audio, codec.
 
-    A header frame count that differs from the decoded count is logged, not
-    an error (headers are estimates). A damaged file raises VideoError naming
-    where decoding broke, unless ``on_decode_error="keep"``: then its
-    decodable frames are the video (warning logged, ``decode_error`` set).
+    ``video_stream``: "auto" takes the video stream the ffmpeg binary would
+    (``choose_stream``; a file with several says which in the log), an int
+    the stream of that index in the file. A header frame count that differs
+    from the decoded count is logged, not an error (headers are estimates).
+    A damaged file raises VideoError naming where decoding broke, unless
+    ``on_decode_error="keep"``: then its decodable frames are the video
+    (warning logged, ``decode_error`` set).
     """
     if on_decode_error not in ON_DECODE_ERROR:
         raise ValueError(f"on_decode_error must be one of {ON_DECODE_ERROR}, got {on_decode_error!r}")
     path = _check_file(path)
-    pts, rotation, size, problem = _scan(path, threads)
+    with _open(path) as container:
+        index = _video_stream(container, path, video_stream, notice=True).index
+    pts, rotation, size, problem = _scan(path, index, threads)
     if problem is not None and threads != 1:
         # How many frames of a damaged stretch come out can depend on frame
         # threading; damaged files are decoded single-threaded, here and in
         # read_frames, so that the count holds on every machine.
         first_problem = problem
-        pts, rotation, size, problem = _scan(path, 1)
+        pts, rotation, size, problem = _scan(path, index, 1)
         problem = problem or first_problem
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, index)
         if not pts:
             raise VideoError(_no_frames(path, stream, problem))
         if problem is not None:
@@ -205,14 +218,14 @@ def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo
             sar=f"{sar.numerator}/{sar.denominator}", rotation=rotation, audio_start=audio_start,
             codec=stream.codec_context.name, pixel_format=stream.codec_context.format.name
             if stream.codec_context.format else "", header_frame_count=int(stream.frames or 0),
-            decode_error=problem,
+            decode_error=problem, stream_index=stream.index,
         )
 
 
-def _scan(path: str, threads: int):
-    """One full decode: (pts list, rotation, coded size, first problem or None)."""
+def _scan(path: str, index: int, threads: int):
+    """One full decode of stream ``index``: (pts list, rotation, coded size, first problem or None)."""
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, index)
         _configure(stream, threads)
         clock = _Clock(container, stream)
         pts: list[int] = []
@@ -235,14 +248,14 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
     """Yield frames ``start .. stop-1`` as RGB uint8 arrays (H x W x 3, display orientation).
 
     ``video`` is a ``VideoInfo`` (from ``probe`` or probe.json) or a path.
-    With a ``VideoInfo`` frame ``start`` is reached by seeking to its
-    timestamp, and every frame yielded is checked against the probed
-    timestamps; a seek that lands past the frame is retried from further
+    With a ``VideoInfo`` its stream is read and frame ``start`` is reached by
+    seeking to its timestamp, and every frame yielded is checked against the
+    probed timestamps; a seek that lands past the frame is retried from further
     back, and where timestamps cannot identify frames (the file is damaged, or
     a raw stream without timestamps) it is decoded forward from its first
-    frame. With a bare path frames are decoded forward from the first.
-    Either way the frames are bit-identical to sequential decoding. If the
-    video ends before ``stop``, VideoError is raised.
+    frame. With a bare path the stream ffmpeg would pick is decoded forward
+    from the first frame. Either way the frames are bit-identical to
+    sequential decoding. If the video ends before ``stop``, VideoError is raised.
     ``threads``: decoder threads (0: FFmpeg's choice; damaged files: 1, as probed).
     """
     info = video if isinstance(video, VideoInfo) else None
@@ -258,7 +271,7 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
     if stop == start:
         return
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, _recorded_stream(info))
         _configure(stream, threads)
         if info is not None and Fraction(info.time_base) != stream.time_base:
             raise VideoError(_changed(path, start))
@@ -314,7 +327,7 @@ def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int
             break
     log.info("%s: seeking to frame %d was not exact; decoding from the first frame", info.path, start)
     with _open(info.path) as fresh:
-        stream = _video_stream(fresh, info.path)
+        stream = _video_stream(fresh, info.path, _recorded_stream(info))
         _configure(stream, threads)
         clock = _Clock(fresh, stream)
         frames = ((clock(frame), frame) for frame, _ in _decode(fresh, stream, info.path) if frame is not None)
@@ -586,11 +599,61 @@ class _open:
         self.container.close()
 
 
-def _video_stream(container, path: str):
-    if not container.streams.video:
+def choose_stream(streams):
+    """The video stream the ffmpeg binary maps by default, of ``streams`` (PyAV video streams).
+
+    fftools/ffmpeg_mux_init.c (map_auto_video): the largest picture wins,
+    width x height, where a stream marked default counts 5,000,000 pixels
+    more; an attached picture (cover art) counts 1; on a tie the first.
+    """
+    import av
+
+    def score(stream) -> int:
+        disposition = int(stream.disposition)
+        if disposition & av.stream.Disposition.attached_pic:
+            return 1
+        size = (stream.codec_context.width or 0) * (stream.codec_context.height or 0)
+        return size + 5_000_000 * bool(disposition & av.stream.Disposition.default)
+
+    best = None
+    for stream in streams:
+        if best is None or score(stream) > score(best):
+            best = stream
+    return best
+
+
+def _video_stream(container, path: str, choice="auto", *, notice: bool = False):
+    """The video stream to decode: ``choice`` "auto" (FFmpeg's), or a stream index in the file.
+
+    With ``notice`` a file of several video streams logs which one is taken
+    and how to take another.
+    """
+    videos = list(container.streams.video)
+    if not videos:
         kind = "audio only" if container.streams.audio else "no streams at all, e.g. a recording of zero frames"
         raise VideoError(f"{path}: the file has no video stream ({kind}). Give a video file with frames.")
-    stream = container.streams.video[0]
+    if choice is _FIRST_VIDEO_STREAM:
+        stream = videos[0]
+    elif choice is None or str(choice) == "auto":
+        stream = choose_stream(videos)
+        if notice and len(videos) > 1:
+            log.warning("%s has %d video streams: %s. Using stream #0:%d, the one FFmpeg plays by default; "
+                        "to use another, set `video_stream: <index>` in config.yaml (the N of `Stream #0:N`).",
+                        path, len(videos), "; ".join(_describe(s) for s in videos), stream.index)
+    else:
+        try:
+            index = int(choice)
+        except (TypeError, ValueError):
+            raise VideoError(f"video_stream must be auto or a stream index, got {choice!r}; "
+                             "fix it in config.yaml") from None
+        matching = [s for s in videos if s.index == index]
+        if not matching:
+            raise VideoError(
+                f"{path}: video_stream {index} is not a video stream of this file; its video streams are "
+                f"{'; '.join(_describe(s) for s in videos)}. Set video_stream in config.yaml to one of "
+                "their indexes, or to auto."
+            )
+        stream = matching[0]
     if stream.codec_context is None or not _decoder_exists(stream):
         raise VideoError(
             f"{path}: its video codec ({stream.codec_context.name if stream.codec_context else 'unknown'}) "
@@ -598,6 +661,25 @@ def _video_stream(container, path: str):
             "`ffmpeg -i in -c:v libx264 -crf 18 -c:a aac out.mp4`."
         )
     return stream
+
+
+def _describe(stream) -> str:
+    """'#0:1 h264 1920x1080 (default)': a video stream as ``ffmpeg -i`` names it."""
+    import av
+
+    context = stream.codec_context
+    marks = [name for name, flag in (("default", av.stream.Disposition.default),
+                                     ("cover art", av.stream.Disposition.attached_pic))
+             if int(stream.disposition) & flag]
+    return (f"#0:{stream.index} {context.name if context else '?'} {context.width}x{context.height}"
+            + (f" ({', '.join(marks)})" if marks else ""))
+
+
+def _recorded_stream(info: VideoInfo | None):
+    """The stream a probe record was made from: its index, or the first video stream for old records."""
+    if info is None:
+        return "auto"
+    return info.stream_index if info.stream_index is not None else _FIRST_VIDEO_STREAM
 
 
 def _decoder_exists(stream) -> bool:
