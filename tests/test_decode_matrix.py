@@ -3,7 +3,7 @@
 One tiny clip per pixel format, range, colour matrix tag and scan type users
 bring (phones and cameras: 8-bit 4:2:0; OBS: 10-bit HEVC/AV1; broadcast .ts:
 interlaced, 4:2:2; webcams: MJPEG; editing: ProRes; screen capture: RGB, GIF;
-HDR tags), each made
+HDR tags; phones: rotated), each made
 here with the ffmpeg binary. The yardstick is that binary's own plain
 conversion, ``ffmpeg -i clip -pix_fmt rgb24 -f rawvideo -`` (no deinterlacing
 filter), and every case must be within 2 levels of it.
@@ -96,14 +96,28 @@ CASES = {
     "mpeg2_yuv420p_interlaced_tff": (["-c:v", "mpeg2video", "-q:v", "2", *fields("tff")], "ts", "yuv420p", "T"),
     "mpeg2_yuv422p_interlaced_bff": (["-c:v", "mpeg2video", "-pix_fmt", "yuv422p", "-q:v", "2", *fields("bff")],
                                      "ts", "yuv422p", "B"),
+    # phone videos: stored sideways, shown upright (a display rotation); ffmpeg
+    # turns the picture before converting it, so the chroma is resampled upright
+    "h264_yuv420p_rotated_90": (x264("yuv420p"), "mp4", "yuv420p", "P"),
+    "h264_yuv420p10_rotated_90": (x264("yuv420p10le"), "mp4", "yuv420p10le", "P"),
+    "hevc_yuv420p10_rotated_180": ([*X265, "-pix_fmt", "yuv420p10le"], "mp4", "yuv420p10le", "P"),
+    "hevc_yuv420p10_rotated_270": ([*X265, "-pix_fmt", "yuv420p10le"], "mp4", "yuv420p10le", "P"),
 }
+
+
+def rotation(name: str) -> int:
+    """The counter-clockwise display rotation a case's name asks for (0: none)."""
+    return int(name.rsplit("_rotated_", 1)[1]) if "_rotated_" in name else 0
 
 
 def make_clip(name: str, folder) -> str:
     options, suffix, _, _ = CASES[name]
     path = folder / f"{name}.{suffix}"
+    coded = path.with_name(f"coded_{path.name}") if rotation(name) else path
     # testsrc2: colour bars, gradients and moving edges, every channel at every level
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", str(FRAMES), *options, str(path))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", str(FRAMES), *options, str(coded))
+    if rotation(name):
+        ffmpeg("-display_rotation", str(rotation(name)), "-i", str(coded), "-c", "copy", str(path))
     return str(path)
 
 
@@ -139,9 +153,10 @@ def test_frames_equal_ffmpeg_rgb24(clips, name):
     # the clip is what its name says, as FFmpeg decodes it
     assert info.pixel_format == pixel_format
     assert ffmpeg_scan(path) == {scan}
+    assert info.rotation == rotation(name)
     frames = np.stack(list(video.read_frames(info)))
-    reference = ffmpeg_rgb(path, info.width, info.height)
-    assert frames.shape == reference.shape == (FRAMES, 48, 64, 3)
+    reference = ffmpeg_rgb(path, info.width, info.height)  # ffmpeg shows it upright too
+    assert frames.shape == reference.shape == (FRAMES, *((64, 48) if rotation(name) % 180 else (48, 64)), 3)
     worst = worst_difference(frames, reference)
     assert worst <= MAX_LEVELS, f"{name}: up to {worst} levels from ffmpeg's RGB"
 

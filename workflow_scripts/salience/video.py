@@ -462,8 +462,9 @@ class RGBConverter:
     libswscale outside the filter, with bilinear chroma: it converted a frame
     flagged interlaced field by field (up to 195 levels off) and 10-bit frames
     with left-sited chroma, as x264 and x265 write them, up to 122 levels off,
-    mostly in R and B. The graph is rebuilt when the frames' format, size or
-    colour tags change.
+    mostly in R and B. A rotated video is turned upright before the
+    conversion, as ffmpeg does. The graph is rebuilt when the frames' format,
+    size, colour tags or rotation change.
     """
 
     def __init__(self):
@@ -471,36 +472,41 @@ class RGBConverter:
         self._graph = self._source = self._sink = None
 
     def __call__(self, frame) -> np.ndarray:
-        if frame.format.name == "rgb24":  # ffmpeg inserts no conversion either
-            rgb = frame.to_ndarray()
-        else:
-            key = (frame.format.name, frame.width, frame.height, int(frame.colorspace), int(frame.color_range))
-            if key != self._key:
-                self._build(frame)
-                self._key = key
-            self._source.push(frame)
-            rgb = self._sink.pull().to_ndarray()
         rotation = _rotation(frame)
-        if rotation:
-            rgb = np.ascontiguousarray(np.rot90(rgb, rotation // 90))
-        return rgb
+        if frame.format.name == "rgb24" and not rotation:  # ffmpeg inserts no filter either
+            return frame.to_ndarray()
+        key = (frame.format.name, frame.width, frame.height, int(frame.colorspace), int(frame.color_range),
+               rotation)
+        if key != self._key:
+            self._build(frame, rotation)
+            self._key = key
+        self._source.push(frame)
+        return self._sink.pull().to_ndarray()
 
-    def _build(self, frame) -> None:
+    def _build(self, frame, rotation: int) -> None:
         import av
 
         graph = av.filter.Graph()
-        source = graph.add("buffer", video_size=f"{frame.width}x{frame.height}", pix_fmt=frame.format.name,
+        chain = [graph.add("buffer", video_size=f"{frame.width}x{frame.height}", pix_fmt=frame.format.name,
                            time_base=str(frame.time_base or Fraction(1, 1000)), pixel_aspect="1/1",
-                           colorspace=str(int(frame.colorspace)), range=str(int(frame.color_range)))
-        scale = graph.add("scale", "flags=bicubic:interl=0")
-        rgb = graph.add("format", "pix_fmts=rgb24")
-        sink = graph.add("buffersink")
-        source.link_to(scale)
-        scale.link_to(rgb)
-        rgb.link_to(sink)
+                           colorspace=str(int(frame.colorspace)), range=str(int(frame.color_range)))]
+        # ffmpeg turns the picture upright first, in the source's pixel format
+        # (its autorotate filters), then converts: chroma is resampled upright.
+        for name, args in _UPRIGHT[rotation]:
+            chain.append(graph.add(name, args))
+        chain += [graph.add("scale", "flags=bicubic:interl=0"), graph.add("format", "pix_fmts=rgb24"),
+                  graph.add("buffersink")]
+        for upstream, downstream in zip(chain, chain[1:]):
+            upstream.link_to(downstream)
         graph.configure()
         # The graph owns the filter contexts: it must live as long as they are used.
-        self._graph, self._source, self._sink = graph, source, sink
+        self._graph, self._source, self._sink = graph, chain[0], chain[-1]
+
+
+# Counter-clockwise display rotation -> the filters ffmpeg inserts to show it
+# upright (fftools/ffmpeg_filter.c, autorotate).
+_UPRIGHT = {0: [], 90: [("transpose", "cclock")], 180: [("hflip", ""), ("vflip", "")],
+            270: [("transpose", "clock")]}
 
 
 class _Clock:
