@@ -34,7 +34,7 @@ def _find_videos():
         store.shard_frames_for(config["chunk_frames"], config["shard_frames"])
         videos = plan.find_videos(config["videos"])
         for path in videos.values():
-            video.check_readable(path)  # cheap: the first frame only
+            video.check_readable(path, config["video_stream"])  # cheap: the first frame
         return videos
     except SalienceError as error:
         raise WorkflowError(str(error)) from None

@@ -13,9 +13,10 @@ checkpoint probe_video:
         "../envs/salience.yaml"
     params:
         on_decode_error=config["on_decode_error"],
+        video_stream=config["video_stream"],
     shell:
         "python -m salience probe {input:q} --on-decode-error {params.on_decode_error} "
-        "--output {output:q} > {log:q} 2>&1"
+        "--video-stream {params.video_stream} --output {output:q} > {log:q} 2>&1"
 
 
 rule predict_chunk:

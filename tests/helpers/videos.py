@@ -33,27 +33,34 @@ def decode_all(path) -> list[np.ndarray]:
     """Every frame by plain sequential, single-threaded decoding (PyAV), RGB, display orientation.
 
     The reference for seeking tests: no seeks, no threads, no timestamps;
-    packets that fail to decode are skipped, as FFmpeg does.
+    packets that fail to decode are skipped, as FFmpeg does. The stream is
+    the one FFmpeg picks, converted to RGB as the ffmpeg binary converts it
+    (test_decode_matrix holds that conversion to the binary's).
     """
     import av
 
+    from salience.video import RGBConverter, choose_stream
+
     frames = []
+    to_rgb = RGBConverter()
     with av.open(str(path)) as container:
-        container.streams.video[0].codec_context.thread_count = 1
-        for packet in container.demux(video=0):
+        stream = choose_stream(container.streams.video)
+        stream.codec_context.thread_count = 1
+        for packet in container.demux(stream):
             try:
                 decoded = packet.decode()
             except av.error.InvalidDataError:
                 continue  # a damaged packet: FFmpeg goes on with the next
-            for frame in decoded:
-                rgb = frame.to_ndarray(format="rgb24")
-                frames.append(np.ascontiguousarray(np.rot90(rgb, int(frame.rotation or 0) // 90)))
+            frames += [to_rgb(frame) for frame in decoded]
     return frames
 
 
 def frame_times(path) -> list[float]:
-    """Each video frame's presentation time (s) as the ffmpeg binary reports it (showinfo)."""
-    stderr = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-copyts", "-i", str(path), "-map", "0:v:0",
+    """Each video frame's presentation time (s) as the ffmpeg binary reports it (showinfo).
+
+    Of the video stream the binary picks itself (no -map): its default choice.
+    """
+    stderr = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-copyts", "-i", str(path), "-an", "-sn",
                              "-vf", "showinfo", "-fps_mode", "passthrough", "-f", "null", "-"],
                             capture_output=True, text=True).stderr
     return [float(t) for t in re.findall(r"pts_time:\s*([-0-9.e]+)", stderr)]
@@ -127,6 +134,31 @@ def _corrupt(path: Path) -> None:
     clean.unlink()
 
 
+def _two_streams(path: Path, default: int) -> None:
+    """.mkv with two video streams of other sizes and rates: 96x64, 14 frames at 25 fps; 64x48, 9 at 20 fps.
+
+    ``default``: the stream marked default. FFmpeg picks the larger picture,
+    unless the smaller is marked default (it then counts 5,000,000 pixels more).
+    """
+    parts = [path.with_name(f"part{i}_{path.name}") for i in (0, 1)]
+    ffmpeg(*_lavfi("96x64", 25), "-frames:v", "14", *_H264, str(parts[0]))
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=20", "-frames:v", "9", *_H264, str(parts[1]))
+    ffmpeg("-i", str(parts[0]), "-i", str(parts[1]), "-map", "0:v", "-map", "1:v", "-c", "copy",
+           "-disposition:v:0", "default" if default == 0 else "0",
+           "-disposition:v:1", "default" if default == 1 else "0", str(path))
+    for part in parts:
+        part.unlink()
+
+
+def _cover_art(path: Path) -> None:
+    """.mp4 with a 320x240 cover picture (attached pic) beside a 64x48 video: FFmpeg skips the cover."""
+    cover = path.with_name("cover_" + path.name + ".png")
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240", "-frames:v", "1", str(cover))
+    ffmpeg("-i", str(cover), *_lavfi(), "-map", "0", "-map", "1", "-frames:v:1", "14", "-c:v:0", "png",
+           "-disposition:v:0", "attached_pic", *[a.replace("-c:v", "-c:v:1") for a in _H264], str(path))
+    cover.unlink()
+
+
 def _rotated(path: Path) -> None:
     plain = path.with_name("plain_" + path.name)
     ffmpeg(*_lavfi(), "-frames:v", "14", *_H264, str(plain))
@@ -159,6 +191,16 @@ CASES = {
                                  "-x265-params", "log-level=error:keyint=8", str(p)),
     "one.mp4": lambda p: ffmpeg(*_lavfi(), "-frames:v", "1", *_H264, str(p)),
     "corrupt.mkv": _corrupt,
+    # raw elementary streams (no container, no timestamps): FFmpeg times them by
+    # the stream's own timing (VUI: 30 fps here), else at 25 fps
+    "raw_h264.h264": lambda p: ffmpeg(*_lavfi(rate=30), "-frames:v", "20", *_H264, str(p)),
+    "raw_untimed.h264": lambda p: ffmpeg(*_lavfi(rate=30), "-frames:v", "20", "-c:v", "libopenh264", str(p)),
+    "raw_hevc.hevc": lambda p: ffmpeg(*_lavfi(rate=30), "-frames:v", "20", "-c:v", "libx265",
+                                      "-x265-params", "log-level=error:keyint=8", str(p)),
+    # two video streams: FFmpeg's pick is the larger one, or the smaller one marked default
+    "two_streams.mkv": lambda p: _two_streams(p, default=0),
+    "two_streams_small_default.mkv": lambda p: _two_streams(p, default=1),
+    "cover_art.mp4": _cover_art,
 }
 
 

@@ -2,7 +2,9 @@
 
 OBS-like .mkv with audio starting 0.2 s before video, MPEG-TS with audio, VFR
 .mp4 and .mkv (10 fps then 30 fps), AV1, 10-bit HEVC, VP9 .webm, a rotated
-phone video, SAR 2:1, 161x91, grayscale, one frame, corrupt middle packets.
+phone video, SAR 2:1, 161x91, grayscale, one frame, corrupt middle packets,
+raw .h264/.hevc elementary streams (with and without timing), files with two
+video streams, a video with a larger cover picture.
 
 Module level (fast): the probe against FFmpeg's own view of each file, and
 every chunk plan's frames against plain sequential decoding, bit for bit.
@@ -47,6 +49,12 @@ EXPECTED = {
     "gray.mkv": (14, (64, 48), "1/1", 0, False),
     "one.mp4": (1, (64, 48), "1/1", 0, False),
     "corrupt.mkv": (None, (64, 48), "1/1", 0, False),  # as many as FFmpeg decodes
+    "raw_h264.h264": (20, (64, 48), "1/1", 0, False),
+    "raw_untimed.h264": (20, (64, 48), "1/1", 0, False),
+    "raw_hevc.hevc": (20, (64, 48), "1/1", 0, False),
+    "two_streams.mkv": (14, (96, 64), "1/1", 0, False),
+    "two_streams_small_default.mkv": (9, (64, 48), "1/1", 0, False),
+    "cover_art.mp4": (14, (64, 48), "1/1", 0, False),
 }
 assert set(EXPECTED) == set(CASES)
 
@@ -76,6 +84,10 @@ def test_probe_tells_what_ffmpeg_sees(cases, infos, name):
     assert (info.decode_error is not None) == (name == "corrupt.mkv")
     if name == "obs.mkv":
         assert info.audio_start == pytest.approx(info.timestamps[0] - 0.2, abs=1e-3)
+    if name.startswith("raw"):  # timed as FFmpeg times them, not refused as damaged
+        assert info.fps == (25.0 if "untimed" in name else 30.0) and info.stream_index == 0
+    if name.startswith("two_streams"):  # the stream FFmpeg picks (frame_times: the binary's own pick)
+        assert info.stream_index == (0 if name == "two_streams.mkv" else 1)
     if name.startswith("vfr"):  # 5 frames 0.1 s apart, then 15 frames 1/30 s apart
         steps = np.diff(info.timestamps)
         np.testing.assert_allclose(steps[:4], 0.1, atol=1e-3)

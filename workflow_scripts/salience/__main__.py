@@ -39,7 +39,7 @@ def _load_probe(path):
 def cmd_probe(args) -> None:
     from .video import probe
 
-    info = probe(args.video, on_decode_error=args.on_decode_error)
+    info = probe(args.video, on_decode_error=args.on_decode_error, video_stream=args.video_stream)
     from .atomic import write_json
 
     write_json(args.output, info.to_dict())
@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="JSON file to write")
     p.add_argument("--on-decode-error", choices=["stop", "keep"], default="stop",
                    help="a damaged file: stop, or keep the frames that decode (with a warning)")
+    p.add_argument("--video-stream", default="auto",
+                   help="auto (the video stream FFmpeg picks) or a stream index as `ffmpeg -i` lists it")
     p.set_defaults(func=cmd_probe)
 
     p = steps.add_parser("download", help="fetch and check a model's files; write the weights record")

@@ -3,7 +3,11 @@
 Frames are decoded with PyAV (FFmpeg in its wheels: every codec FFmpeg
 decodes, AV1 and 10-bit HEVC included) and handed out as RGB uint8 arrays in
 display orientation (the container's rotation applied), one at a time, so
-memory depends on the frame size only.
+memory depends on the frame size only. The pixels are those of the ffmpeg
+binary's ``ffmpeg -i VIDEO -pix_fmt rgb24`` for every pixel format and scan
+type (``RGBConverter``), at the timestamps ffmpeg gives each frame (``_Clock``;
+raw .h264/.hevc streams too), of the video stream ffmpeg picks
+(``choose_stream``) or the one configured.
 
 Frame ``i`` is the i-th frame that plain sequential decoding gives; its
 presentation time is ``VideoInfo.timestamps[i]`` (seconds on the source's
@@ -34,6 +38,7 @@ from .errors import VideoError
 log = logging.getLogger(__name__)
 
 ON_DECODE_ERROR = ("stop", "keep")
+_FIRST_VIDEO_STREAM = object()  # what probe records from before streams were chosen were made of
 _REENCODE_HINT = "re-encode it: `ffmpeg -i in -c:v libx264 -crf 18 -c:a aac out.mp4`"
 
 
@@ -50,6 +55,10 @@ class VideoInfo:
     degrees, ``audio_start`` the first audio sample's time on the same
     timeline (None without audio). ``decode_error`` describes where decoding
     broke in a damaged file whose decodable frames are kept (else None).
+    ``stream_index`` is the video stream's index in the file (``ffmpeg -i``
+    lists it as ``Stream #0:N``): every read decodes that stream. None in
+    records from before streams were chosen: those were made from the first
+    video stream.
     """
 
     path: str
@@ -69,6 +78,7 @@ class VideoInfo:
     pixel_format: str
     header_frame_count: int  # the container's estimate; 0: none given
     decode_error: str | None = None
+    stream_index: int | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (probe.json, the probe cache)."""
@@ -82,7 +92,7 @@ class VideoInfo:
         """Inverse of ``to_dict``; unknown keys are ignored, missing keys raise KeyError."""
         values = {}
         for f in cls.__dataclass_fields__.values():
-            if f.name not in d and f.name == "decode_error":
+            if f.name not in d and f.name in ("decode_error", "stream_index"):
                 continue
             values[f.name] = d[f.name]
         values["timestamps"] = tuple(float(t) for t in values["timestamps"])
@@ -123,15 +133,16 @@ def load_probe(path) -> VideoInfo:
                          "delete it and run again to probe the video anew") from None
 
 
-def check_readable(path) -> None:
+def check_readable(path, video_stream="auto") -> None:
     """Cheap check that a file is a video whose first frame decodes; VideoError if not.
 
     Runs for every video when the workflow is planned, so that a wrong file
-    stops the run before any job; the full decode is ``probe``'s.
+    (or a ``video_stream`` it lacks) stops the run before any job; the full
+    decode is ``probe``'s.
     """
     path = _check_file(path)
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, video_stream)
         problem = None
         for frame, error in _decode(container, stream, path):
             if frame is not None:
@@ -140,27 +151,32 @@ def check_readable(path) -> None:
         raise VideoError(_no_frames(path, stream, problem))
 
 
-def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo:
+def probe(path, *, on_decode_error: str = "stop", threads: int = 0, video_stream="auto") -> VideoInfo:
     """Decode the whole video once: frame count, timestamps, size, SAR, rotation, audio, codec.
 
-    A header frame count that differs from the decoded count is logged, not
-    an error (headers are estimates). A damaged file raises VideoError naming
-    where decoding broke, unless ``on_decode_error="keep"``: then its
-    decodable frames are the video (warning logged, ``decode_error`` set).
+    ``video_stream``: "auto" takes the video stream the ffmpeg binary would
+    (``choose_stream``; a file with several says which in the log), an int
+    the stream of that index in the file. A header frame count that differs
+    from the decoded count is logged, not an error (headers are estimates).
+    A damaged file raises VideoError naming where decoding broke, unless
+    ``on_decode_error="keep"``: then its decodable frames are the video
+    (warning logged, ``decode_error`` set).
     """
     if on_decode_error not in ON_DECODE_ERROR:
         raise ValueError(f"on_decode_error must be one of {ON_DECODE_ERROR}, got {on_decode_error!r}")
     path = _check_file(path)
-    pts, rotation, size, problem = _scan(path, threads)
+    with _open(path) as container:
+        index = _video_stream(container, path, video_stream, notice=True).index
+    pts, rotation, size, problem = _scan(path, index, threads)
     if problem is not None and threads != 1:
         # How many frames of a damaged stretch come out can depend on frame
         # threading; damaged files are decoded single-threaded, here and in
         # read_frames, so that the count holds on every machine.
         first_problem = problem
-        pts, rotation, size, problem = _scan(path, 1)
+        pts, rotation, size, problem = _scan(path, index, 1)
         problem = problem or first_problem
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, index)
         if not pts:
             raise VideoError(_no_frames(path, stream, problem))
         if problem is not None:
@@ -175,6 +191,9 @@ def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo
         if stream.frames and stream.frames != len(pts):
             log.info("%s: the container estimates %d frames; decoding gives %d (used).",
                      path, stream.frames, len(pts))
+        if _untimed(container):
+            log.info("%s: a raw %s stream without timestamps: frames are timed as FFmpeg times them, "
+                     "%.3f fps", path, stream.codec_context.name, _rate(stream, pts)[0])
         time_base = stream.time_base
         audio = container.streams.audio[0] if container.streams.audio else None
         audio_start = None
@@ -191,15 +210,16 @@ def probe(path, *, on_decode_error: str = "stop", threads: int = 0) -> VideoInfo
             sar=f"{sar.numerator}/{sar.denominator}", rotation=rotation, audio_start=audio_start,
             codec=stream.codec_context.name, pixel_format=stream.codec_context.format.name
             if stream.codec_context.format else "", header_frame_count=int(stream.frames or 0),
-            decode_error=problem,
+            decode_error=problem, stream_index=stream.index,
         )
 
 
-def _scan(path: str, threads: int):
-    """One full decode: (pts list, rotation, coded size, first problem or None)."""
+def _scan(path: str, index: int, threads: int):
+    """One full decode of stream ``index``: (pts list, rotation, coded size, first problem or None)."""
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, index)
         _configure(stream, threads)
+        clock = _Clock(container, stream)
         pts: list[int] = []
         rotation, problem, size = 0, None, None
         for frame, error in _decode(container, stream, path):
@@ -207,12 +227,12 @@ def _scan(path: str, threads: int):
                 problem = problem or f"{error} around {_where(pts, stream.time_base)}"
             if frame is None:
                 continue
-            if frame.pts is None:
+            if not clock.untimed and frame.pts is None and frame.dts is None:
                 problem = problem or f"a frame without a timestamp at {_where(pts, stream.time_base)}"
             if not pts:
                 rotation = _rotation(frame)
                 size = (frame.width, frame.height)
-            pts.append(frame.pts if frame.pts is not None else (pts[-1] + 1 if pts else 0))
+            pts.append(clock(frame))
     return pts, rotation, size, problem
 
 
@@ -220,13 +240,14 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
     """Yield frames ``start .. stop-1`` as RGB uint8 arrays (H x W x 3, display orientation).
 
     ``video`` is a ``VideoInfo`` (from ``probe`` or probe.json) or a path.
-    With a ``VideoInfo`` frame ``start`` is reached by seeking to its
-    timestamp, and every frame yielded is checked against the probed
-    timestamps; a seek that lands past the frame is retried from further
-    back, and where timestamps cannot identify frames (or the file is
-    damaged) it is decoded forward from its first frame. With a bare path frames are decoded forward
-    from the first. Either way the frames are bit-identical to sequential
-    decoding. If the video ends before ``stop``, VideoError is raised.
+    With a ``VideoInfo`` its stream is read and frame ``start`` is reached by
+    seeking to its timestamp, and every frame yielded is checked against the
+    probed timestamps; a seek that lands past the frame is retried from further
+    back, and where timestamps cannot identify frames (the file is damaged, or
+    a raw stream without timestamps) it is decoded forward from its first
+    frame. With a bare path the stream ffmpeg would pick is decoded forward
+    from the first frame. Either way the frames are bit-identical to
+    sequential decoding. If the video ends before ``stop``, VideoError is raised.
     ``threads``: decoder threads (0: FFmpeg's choice; damaged files: 1, as probed).
     """
     info = video if isinstance(video, VideoInfo) else None
@@ -242,21 +263,24 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
     if stop == start:
         return
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, _recorded_stream(info))
         _configure(stream, threads)
         if info is not None and Fraction(info.time_base) != stream.time_base:
             raise VideoError(_changed(path, start))
-        if info is not None and info.seekable and start > 0:
-            yield from _read_by_timestamp(container, stream, info, start, stop, threads)
+        to_rgb = RGBConverter()
+        if info is not None and info.seekable and start > 0 and not _untimed(container):
+            yield from _read_by_timestamp(container, stream, info, start, stop, threads, to_rgb)
             return
+        clock = _Clock(container, stream)
         index = 0
         for frame, _ in _decode(container, stream, path):
             if frame is None:
                 continue  # probe decided whether a damaged file is used; its count holds
+            pts = clock(frame)
             if index >= start:
-                if info is not None and info.seekable and frame.pts != info.pts[index]:
+                if info is not None and info.seekable and pts != info.pts[index]:
                     raise VideoError(_changed(path, index))
-                yield _to_rgb(frame)
+                yield to_rgb(frame)
             index += 1
             if stop is not None and index >= stop:
                 return
@@ -267,7 +291,7 @@ def read_frames(video, start: int = 0, stop: int | None = None, *, threads: int 
 # --------------------------------------------------------------------------- helpers
 
 
-def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int, threads: int
+def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int, threads: int, to_rgb
                        ) -> Iterator[np.ndarray]:
     """Frames [start, stop) found by pts after a seek; falls back to decoding from the start.
 
@@ -284,45 +308,47 @@ def _read_by_timestamp(container, stream, info: VideoInfo, start: int, stop: int
         stream.codec_context.flush_buffers()
         frames = _frames_from_keyframe(container, stream, info.path)
         first = next(frames, None)
-        while first is not None and first.pts is not None and first.pts < target:
+        while first is not None and first[0] < target:
             first = next(frames, None)
-        if first is not None and first.pts == target:
-            yield _to_rgb(first)
-            yield from _checked(frames, info, start + 1, stop, start)
+        if first is not None and first[0] == target:
+            yield to_rgb(first[1])
+            yield from _checked(frames, info, start + 1, stop, start, to_rgb)
             return
         frames.close()
-        if first is None or first.pts is None:
+        if first is None:
             break
     log.info("%s: seeking to frame %d was not exact; decoding from the first frame", info.path, start)
     with _open(info.path) as fresh:
-        stream = _video_stream(fresh, info.path)
+        stream = _video_stream(fresh, info.path, _recorded_stream(info))
         _configure(stream, threads)
-        frames = (frame for frame, _ in _decode(fresh, stream, info.path) if frame is not None)
+        clock = _Clock(fresh, stream)
+        frames = ((clock(frame), frame) for frame, _ in _decode(fresh, stream, info.path) if frame is not None)
         for _ in range(start):
             if next(frames, None) is None:
                 raise VideoError(_ended_early(info.path, 0, start, stop))
-        yield from _checked(frames, info, start, stop, start)
+        yield from _checked(frames, info, start, stop, start, to_rgb)
 
 
 def _frames_from_keyframe(container, stream, path):
-    """Decoded frames after a seek, from the first keyframe on."""
+    """(pts, frame) for the decoded frames after a seek, from the first keyframe on."""
+    clock = _Clock(container, stream)
     synced = False
     for frame, _ in _decode(container, stream, path):
         if frame is None:
             continue
         synced = synced or frame.key_frame
         if synced:
-            yield frame
+            yield clock(frame), frame
 
 
-def _checked(frames, info: VideoInfo, index: int, stop: int, start: int) -> Iterator[np.ndarray]:
-    """Frames ``index .. stop-1`` from ``frames``, each checked against its probed pts."""
-    for frame in frames:
+def _checked(frames, info: VideoInfo, index: int, stop: int, start: int, to_rgb) -> Iterator[np.ndarray]:
+    """Frames ``index .. stop-1`` from ``frames`` ((pts, frame) pairs), each checked against its probed pts."""
+    for pts, frame in frames:
         if index >= stop:
             return
-        if frame.pts != info.pts[index]:
+        if pts != info.pts[index]:
             raise VideoError(_changed(info.path, index))
-        yield _to_rgb(frame)
+        yield to_rgb(frame)
         index += 1
     if index < stop:
         raise VideoError(_ended_early(info.path, index, start, stop))
@@ -417,12 +443,122 @@ def _rotation(frame) -> int:
     return (round(degrees / 90) * 90) % 360
 
 
-def _to_rgb(frame) -> np.ndarray:
-    rgb = frame.to_ndarray(format="rgb24")
-    rotation = _rotation(frame)
-    if rotation:
-        rgb = np.ascontiguousarray(np.rot90(rgb, rotation // 90))
-    return rgb
+class RGBConverter:
+    """Decoded frames to RGB arrays, byte for byte as ``ffmpeg -i VIDEO -pix_fmt rgb24`` gives them.
+
+    The ffmpeg binary converts in its filter graph: it inserts a ``scale``
+    filter with libswscale's default flags (bicubic) and ``interl=0`` (an
+    interlaced frame is converted as one picture; no deinterlacing), which
+    reads each frame's colour matrix, range and chroma siting. The same
+    filter runs here. PyAV's own ``to_ndarray(format="rgb24")`` calls
+    libswscale outside the filter, with bilinear chroma: it converted a frame
+    flagged interlaced field by field (up to 195 levels off) and 10-bit frames
+    with left-sited chroma, as x264 and x265 write them, up to 122 levels off,
+    mostly in R and B. A rotated video is turned upright before the
+    conversion, as ffmpeg does. The graph is rebuilt when the frames' format,
+    size, colour tags or rotation change.
+    """
+
+    def __init__(self):
+        self._key = None
+        self._graph = self._source = self._sink = None
+
+    def __call__(self, frame) -> np.ndarray:
+        rotation = _rotation(frame)
+        if frame.format.name == "rgb24" and not rotation:  # ffmpeg inserts no filter either
+            return frame.to_ndarray()
+        key = (frame.format.name, frame.width, frame.height, int(frame.colorspace), int(frame.color_range),
+               rotation)
+        if key != self._key:
+            self._build(frame, rotation)
+            self._key = key
+        self._source.push(frame)
+        return self._sink.pull().to_ndarray()
+
+    def _build(self, frame, rotation: int) -> None:
+        import av
+
+        graph = av.filter.Graph()
+        chain = [graph.add("buffer", video_size=f"{frame.width}x{frame.height}", pix_fmt=frame.format.name,
+                           time_base=str(frame.time_base or Fraction(1, 1000)), pixel_aspect="1/1",
+                           colorspace=str(int(frame.colorspace)), range=str(int(frame.color_range)))]
+        # ffmpeg turns the picture upright first, in the source's pixel format
+        # (its autorotate filters), then converts: chroma is resampled upright.
+        for name, args in _UPRIGHT[rotation]:
+            chain.append(graph.add(name, args))
+        chain += [graph.add("scale", "flags=bicubic:interl=0"), graph.add("format", "pix_fmts=rgb24"),
+                  graph.add("buffersink")]
+        for upstream, downstream in zip(chain, chain[1:]):
+            upstream.link_to(downstream)
+        graph.configure()
+        # The graph owns the filter contexts: it must live as long as they are used.
+        self._graph, self._source, self._sink = graph, chain[0], chain[-1]
+
+
+# Counter-clockwise display rotation -> the filters ffmpeg inserts to show it
+# upright (fftools/ffmpeg_filter.c, autorotate).
+_UPRIGHT = {0: [], 90: [("transpose", "cclock")], 180: [("hflip", ""), ("vflip", "")],
+            270: [("transpose", "clock")]}
+
+
+class _Clock:
+    """Each decoded frame's presentation time in stream ticks, as the ffmpeg binary assigns it.
+
+    ffmpeg (fftools/ffmpeg_dec.c) takes the decoder's timestamp (the frame's
+    pts, else its packet's dts); a frame with neither gets the previous frame's
+    time plus that frame's estimated duration, the first frame 0. Containers
+    without timestamps (raw .h264/.hevc/.m2v elementary streams: FFmpeg's
+    AVFMT_NOTIMESTAMPS) are timed that way throughout, each frame lasting what
+    the codec's frame rate says (H.264/HEVC VUI timing), else its packet's
+    duration (the raw demuxer's 25 fps).
+    """
+
+    def __init__(self, container, stream):
+        self.untimed = _untimed(container)
+        self._tick = stream.time_base
+        self._average_rate = stream.average_rate
+        self._codec = stream.codec_context
+        self._last: int | None = None
+        self._last_duration = 0
+
+    def __call__(self, frame) -> int:
+        pts = None if self.untimed else (frame.pts if frame.pts is not None else frame.dts)
+        if pts is None:
+            pts = 0 if self._last is None else self._last + self._last_duration
+        self._last_duration = self._duration(frame, pts)
+        self._last = pts
+        return pts
+
+    def _duration(self, frame, pts: int) -> int:
+        """ffmpeg's estimate of how long this frame shows (video_duration_estimate), in ticks."""
+        since_last = pts - self._last if self._last is not None else -1
+        guessed = frame.duration == 1 and since_last > 2  # a made-up duration of one tick
+        if frame.duration > 0 and not self.untimed and not guessed:
+            return frame.duration
+        codec_duration = 0
+        rate = self._codec.framerate
+        if rate and rate > 0:  # two fields at twice the frame rate (repeated fields are not exposed by PyAV)
+            codec_duration = _ticks(Fraction(2) / (2 * rate), self._tick)
+        if codec_duration > 0 and self.untimed:
+            return codec_duration
+        for candidate in (since_last, frame.duration, codec_duration):
+            if candidate > 0:
+                return candidate
+        if self._average_rate:
+            return max(1, _ticks(1 / Fraction(self._average_rate), self._tick))
+        return max(self._last_duration, 1)
+
+
+def _ticks(seconds: Fraction, tick: Fraction) -> int:
+    """``seconds`` in ``tick`` units, rounded to the nearest (halves away from zero, as av_rescale_q)."""
+    return int(Fraction(seconds) / tick + Fraction(1, 2))
+
+
+def _untimed(container) -> bool:
+    """Whether the container has no timestamps of its own (a raw elementary stream)."""
+    import av
+
+    return bool(container.format.flags & av.format.Flags.no_timestamps.value)
 
 
 def _configure(stream, threads: int) -> None:
@@ -461,11 +597,61 @@ class _open:
         self.container.close()
 
 
-def _video_stream(container, path: str):
-    if not container.streams.video:
+def choose_stream(streams):
+    """The video stream the ffmpeg binary maps by default, of ``streams`` (PyAV video streams).
+
+    fftools/ffmpeg_mux_init.c (map_auto_video): the largest picture wins,
+    width x height, where a stream marked default counts 5,000,000 pixels
+    more; an attached picture (cover art) counts 1; on a tie the first.
+    """
+    import av
+
+    def score(stream) -> int:
+        disposition = int(stream.disposition)
+        if disposition & av.stream.Disposition.attached_pic:
+            return 1
+        size = (stream.codec_context.width or 0) * (stream.codec_context.height or 0)
+        return size + 5_000_000 * bool(disposition & av.stream.Disposition.default)
+
+    best = None
+    for stream in streams:
+        if best is None or score(stream) > score(best):
+            best = stream
+    return best
+
+
+def _video_stream(container, path: str, choice="auto", *, notice: bool = False):
+    """The video stream to decode: ``choice`` "auto" (FFmpeg's), or a stream index in the file.
+
+    With ``notice`` a file of several video streams logs which one is taken
+    and how to take another.
+    """
+    videos = list(container.streams.video)
+    if not videos:
         kind = "audio only" if container.streams.audio else "no streams at all, e.g. a recording of zero frames"
         raise VideoError(f"{path}: the file has no video stream ({kind}). Give a video file with frames.")
-    stream = container.streams.video[0]
+    if choice is _FIRST_VIDEO_STREAM:
+        stream = videos[0]
+    elif choice is None or str(choice) == "auto":
+        stream = choose_stream(videos)
+        if notice and len(videos) > 1:
+            log.warning("%s has %d video streams: %s. Using stream #0:%d, the one FFmpeg plays by default; "
+                        "to use another, set `video_stream: <index>` in config.yaml (the N of `Stream #0:N`).",
+                        path, len(videos), "; ".join(_describe(s) for s in videos), stream.index)
+    else:
+        try:
+            index = int(choice)
+        except (TypeError, ValueError):
+            raise VideoError(f"video_stream must be auto or a stream index, got {choice!r}; "
+                             "fix it in config.yaml") from None
+        matching = [s for s in videos if s.index == index]
+        if not matching:
+            raise VideoError(
+                f"{path}: video_stream {index} is not a video stream of this file; its video streams are "
+                f"{'; '.join(_describe(s) for s in videos)}. Set video_stream in config.yaml to one of "
+                "their indexes, or to auto."
+            )
+        stream = matching[0]
     if stream.codec_context is None or not _decoder_exists(stream):
         raise VideoError(
             f"{path}: its video codec ({stream.codec_context.name if stream.codec_context else 'unknown'}) "
@@ -473,6 +659,25 @@ def _video_stream(container, path: str):
             "`ffmpeg -i in -c:v libx264 -crf 18 -c:a aac out.mp4`."
         )
     return stream
+
+
+def _describe(stream) -> str:
+    """'#0:1 h264 1920x1080 (default)': a video stream as ``ffmpeg -i`` names it."""
+    import av
+
+    context = stream.codec_context
+    marks = [name for name, flag in (("default", av.stream.Disposition.default),
+                                     ("cover art", av.stream.Disposition.attached_pic))
+             if int(stream.disposition) & flag]
+    return (f"#0:{stream.index} {context.name if context else '?'} {context.width}x{context.height}"
+            + (f" ({', '.join(marks)})" if marks else ""))
+
+
+def _recorded_stream(info: VideoInfo | None):
+    """The stream a probe record was made from: its index, or the first video stream for old records."""
+    if info is None:
+        return "auto"
+    return info.stream_index if info.stream_index is not None else _FIRST_VIDEO_STREAM
 
 
 def _decoder_exists(stream) -> bool:
