@@ -46,3 +46,25 @@ def test_ci_runs_the_readme_test_command():
     assert command.startswith("python3 -m pytest"), block
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert command in [line.strip() for line in ci], f".ci/run does not run {command!r}"
+
+
+def test_the_table_of_keys_gives_the_schema_defaults():
+    import yaml
+
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())["properties"]
+    page = (REPO / "docs" / "configuration.md").read_text()
+    table = page[page.index("## Every key"):]
+    table = table[:table.index("\n## ")]
+    documented = {}
+    for keys, default in re.findall(r"^\| (`[^|]+`) \| `([^`|]+)` \|", table, flags=re.M):
+        for key in re.findall(r"`([^`]+)`", keys):
+            documented[key] = default
+    expected = {}
+    for key, spec in schema.items():
+        for sub, sub_spec in spec.get("properties", {}).items():
+            expected[f"{key}: {sub}"] = sub_spec.get("default")
+        if "default" in spec and "properties" not in spec:
+            expected[key] = spec["default"]
+    assert set(documented) == set(expected), set(documented) ^ set(expected)
+    for key, default in documented.items():
+        assert yaml.safe_load(default) == expected[key], (key, default, expected[key])
