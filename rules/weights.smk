@@ -1,6 +1,8 @@
 # The weights record: every file the model needs (checkpoint, center bias),
 # official ones downloaded here on the submit host (cluster compute nodes often
 # have no internet), each with its sha256. Prediction reads only this record.
+# The step's output goes to the console as well as the log: a failed download
+# says why (and how to run offline) where the user is looking.
 
 
 localrules:
@@ -22,4 +24,4 @@ rule download_weights:
     shell:
         "python -m salience download --model {wildcards.model} "
         "--weights {params.weights:q} --center-bias {params.center_bias:q} "
-        "--output {output:q} > {log:q} 2>&1"
+        "--output {output:q} 2>&1 | tee {log:q} >&2"

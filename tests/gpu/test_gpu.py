@@ -1,6 +1,6 @@
 """Every CUDA path, on a real GPU (marker ``gpu``; skipped with the reason where torch sees none).
 
-    python -m pytest -m gpu tests/test_gpu.py -ra      # benchmarks/gpu_acceptance.sh runs this
+    python -m pytest -m gpu tests/gpu/test_gpu.py -ra      # benchmarks/gpu_acceptance.sh runs this
 
 Exactness first: CUDA equals the CPU and the golden fixture in fp32 (TF32
 off) within 1e-4, with every lever on (pinned uint8 host buffers,

@@ -1,6 +1,6 @@
 """benchmarks/gpu_acceptance.sh in its tiny CPU mode: it runs, and its table is well-formed.
 
-The figures come from a GPU machine (README, "Speed, memory and precision");
+The figures come from a GPU machine (docs/performance.md, "On a GPU");
 here the same command runs at 64x48 / 128x96 on the CPU in about a minute.
 """
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bring up a real single-node Slurm (controller + compute daemon on this host)
-# whose partitions and GRES mimic Beocat, for tests/test_slurm.py.
+# whose partitions and GRES mimic Beocat, for tests/cluster/test_slurm.py.
 #
 #   bash tests/slurm/start_slurm.sh     # idempotent; exit 0 once the node is idle
 #   bash tests/slurm/stop_slurm.sh

@@ -258,14 +258,14 @@ def test_a_live_writers_temporary_is_never_removed(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_readme_example_runs_on_the_workflow_output(assembled):
+def test_the_documented_example_runs_on_the_workflow_output(assembled):
     workdir, _ = assembled
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### Use the maps in Python"):]
+    page = (REPO / "docs" / "outputs.md").read_text()
+    section = page[page.index("## Use the maps in Python"):]
     example = section[section.index("```python\n") + len("```python\n"):]
     example = example[:example.index("```")]
     path = str(workdir / "results" / "clip" / "saliency.zarr")
     namespace = {}
-    exec(example.replace("results/sample/saliency.zarr", path), namespace)  # noqa: S102 - the README's own code
+    exec(example.replace("results/sample/saliency.zarr", path), namespace)  # noqa: S102 - the docs' own code
     assert namespace["frame"].dims == ("y", "x") and int(namespace["frame"]["frame"]) == 12  # 0.5 s at 25 fps
     assert abs(namespace["density"].sum() - 1) < 1e-4

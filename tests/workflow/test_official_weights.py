@@ -23,6 +23,8 @@ from helpers.official_files import git_blob_id, pin_shim, serve, write_official_
 from helpers.snakemake import REPO, snakemake, write_config
 from helpers.videos import make_video
 
+from salience.models import describe
+
 pytestmark = pytest.mark.slow
 
 # (size, frames): one prediction job each; rendering is not run (weights do not reach it)
@@ -113,3 +115,19 @@ def predicted_in_process(files, video):
     center_bias = load_center_bias(files["center_bias"], "probability_map")
     return np.stack([m for _, m in iter_log_density(model, read_frames(video), center_bias=center_bias,
                                                      device="cpu")])
+
+
+def test_failed_download_says_why_on_the_console(tmp_path):
+    """The console, not only the log, carries the reason and the offline trial."""
+    (tmp_path / "empty").mkdir()
+    configure(tmp_path, "deepgaze_mr")
+    with serve(tmp_path / "empty") as base:  # answers every request with 404
+        result = snakemake(tmp_path, "--cores", "1", "results/weights/deepgaze_mr.json",
+                           env=environment(tmp_path, base), check=False)
+    assert result.returncode != 0
+    url = describe("deepgaze_mr").checkpoint.url
+    error = next((line for line in result.stderr.splitlines() if line.startswith("error: downloading")), None)
+    assert error is not None, result.stderr
+    assert "404" in error and f"Download {url} by hand" in error and "--config weights=untrained" in error
+    assert error in (tmp_path / "logs" / "download_weights" / "deepgaze_mr.log").read_text()
+    assert not (tmp_path / "results" / "weights" / "deepgaze_mr.json").exists()

@@ -162,7 +162,7 @@ def test_killed_run_resumes_and_keeps_finished_chunks(finished_run, tmp_path):
         assert np.isfinite(store[:]).all(), name
     assert not (tmp_path / "results" / "clip" / "saliency.zarr").exists()
 
-    snakemake(tmp_path, "--unlock")  # a SIGKILLed snakemake leaves its lock (README: resuming)
+    snakemake(tmp_path, "--unlock")  # a SIGKILLed snakemake leaves its lock (docs/how-it-works.md)
     # Finished chunks are kept. A chunk whose store was renamed into place in
     # the instant before the kill may not have been recorded as finished by
     # Snakemake, which then asks for --rerun-incomplete (the profiles set it)

@@ -88,6 +88,8 @@ def _by_hand_hint(official, target: Path, config_key: str) -> str:
         f"Download {official.url} by hand and put it at {target}, or set config "
         f"'{config_key}' to the path of a local file"
         + (" (or to 'uniform')." if config_key == "center_bias" else ".")
+        + " To try the workflow without these files: 'weights: untrained' "
+        "(--config weights=untrained; random weights, the maps mean nothing)."
     )
 
 
