@@ -259,7 +259,7 @@ def resumed_run(tmp_path_factory, inputs):
         unlock = subprocess.run([*resume, "--unlock"], check=False, capture_output=True, text=True,
                                 timeout=120)
         assert unlock.returncode == 0, unlock.stderr[-3000:]
-        second = subprocess.run(command, check=False, capture_output=True, text=True,
+        second = subprocess.run(resume, check=False, capture_output=True, text=True,
                                 timeout=max(1, started + RUN_TIMEOUT_S - time.monotonic()))
     finally:
         _cancel_all(prefix)
@@ -372,7 +372,7 @@ def test_rerun_has_nothing_to_do(slurm_run):
     assert "has been submitted" not in run.stdout + run.stderr
 
 
-def test_resume_after_losingcommand(resumed_run, local_run):
+def test_resume_after_losing_snakemake(resumed_run, local_run):
     workdir, second = resumed_run
     assert second.returncode == 0, f"resumed run failed:\n{second.stdout[-3000:]}\n{second.stderr[-6000:]}"
     remote = _log_density(workdir)
