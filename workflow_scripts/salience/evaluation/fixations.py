@@ -19,7 +19,7 @@ in time and ``merge_angle`` degrees apart in place are merged; fixations
 shorter than ``min_duration_ms`` are dropped.
 
 I-DT (dispersion threshold; Salvucci & Goldberg 2000): a window of
-``min_duration_ms`` is a fixation when its dispersion, (max x - min x) +
+``min_duration_ms`` (default 100 ms) is a fixation when its dispersion, (max x - min x) +
 (max y - min y) in degrees, is at most ``dispersion_threshold``; it then
 grows while the dispersion stays within the threshold. Otherwise the window
 moves on by one sample. The window's length is counted in samples at the
@@ -40,6 +40,8 @@ import numpy as np
 from ..errors import ConfigError
 
 METHODS = ("ivt", "idt")
+# Tobii's I-VT filter discards fixations under 60 ms; Salvucci & Goldberg's I-DT window is 100-200 ms.
+DEFAULT_MIN_DURATION_MS = {"ivt": 60.0, "idt": 100.0}
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class FixationFilter:
     velocity_threshold: float = 30.0  # degrees per second (I-VT)
     window_ms: float = 20.0  # the span over which I-VT measures speed
     dispersion_threshold: float = 1.0  # degrees (I-DT)
-    min_duration_ms: float = 60.0  # shorter fixations are dropped (I-DT: its window)
+    min_duration_ms: float | None = None  # shorter ones are dropped (I-DT: its window); None: 60 I-VT, 100 I-DT
     merge_gap_ms: float = 75.0  # I-VT: merge fixations closer in time than this ...
     merge_angle: float = 0.5  # ... and closer in place than this (degrees); 0 turns merging off
 
@@ -58,6 +60,8 @@ class FixationFilter:
         if self.method not in METHODS:
             raise ConfigError(f"config 'gaze: fixation_filter: method': {self.method!r} is not one of "
                               f"{', '.join(METHODS)}")
+        if self.min_duration_ms is None:
+            object.__setattr__(self, "min_duration_ms", DEFAULT_MIN_DURATION_MS[self.method])
         for name in ("velocity_threshold", "window_ms", "dispersion_threshold", "min_duration_ms"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
