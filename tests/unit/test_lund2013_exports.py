@@ -96,3 +96,66 @@ def test_eyelink_reading_agrees_with_pymovements(written):
     fixations = events.filter(events["name"] == "fixation_eyelink")
     np.testing.assert_array_equal(fixations["onset"].to_numpy(), ours.fixations.start)
     np.testing.assert_array_equal(fixations["offset"].to_numpy(), ours.fixations.end)
+
+
+LUND = dict(coordinates="screen", screen=exports.SCREEN, video_rect="centered", screen_cm=(38, 30), distance_cm=67)
+
+
+def points_per_format(patterns, **settings):
+    """format -> {participant: (frame, x px, y px)} of the whole recording."""
+    from salience.evaluation.points import GazeSettings, VideoFrames, read_points
+
+    video = VideoFrames(np.arange(143) / 25, 143 / 25, *exports.VIDEO_SIZE)
+    out = {}
+    for fmt, pattern in patterns.items():
+        config = GazeSettings(**{**LUND, **settings, "sync": SYNC[fmt]})
+        found = []
+        if "{participant}" in pattern:
+            for viewer in exports.VIEWERS:
+                found += read_points(pattern.format(video=exports.VIDEO, participant=viewer), config, video,
+                                     participant=viewer)
+        else:
+            found += read_points(pattern.format(video=exports.VIDEO), config, video)
+        out[fmt] = {p.participant: (p.frame, np.floor(p.x), np.floor(p.y)) for p in found}
+    return out
+
+
+@pytest.mark.parametrize("settings", [{"points": "samples"}, {"points": "fixations", "fixations": "detect"},
+                                      {"points": "fixations", "fixations": "detect",
+                                       "fixation_filter": {"method": "idt"}}])
+def test_every_format_gives_the_same_points_on_the_same_frames(written, settings):
+    from salience.evaluation.fixations import FixationFilter
+
+    settings = dict(settings)
+    if "fixation_filter" in settings:
+        settings["fixation_filter"] = FixationFilter(**settings["fixation_filter"])
+    found = points_per_format(written[0], **settings)
+    reference = found["eyelink"]
+    assert sum(len(p[0]) for p in reference.values()) > 500  # not an empty agreement
+    for fmt, by_viewer in found.items():
+        assert sorted(by_viewer) == sorted(reference)
+        for viewer, arrays in by_viewer.items():
+            for ours, theirs in zip(arrays, reference[viewer]):
+                np.testing.assert_array_equal(ours, theirs, err_msg=f"{fmt} {viewer}")
+
+
+def test_tracker_fixations_agree_between_eyelink_and_tobii(written):
+    patterns = {fmt: written[0][fmt] for fmt in ("eyelink", "tobii")}
+    found = points_per_format(patterns, points="fixations")
+    for viewer in exports.VIEWERS:
+        for ours, theirs in zip(found["tobii"][viewer], found["eyelink"][viewer]):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+def test_samples_land_on_the_frame_and_pixel_of_the_source(written):
+    """Frame = the 40 ms interval of the sample's time after the first sample; pixel = screen - (152, 96)."""
+    patterns, shared = written
+    found = points_per_format({"csv": patterns["csv"]}, points="samples")["csv"]
+    for viewer in exports.VIEWERS:
+        source = exports.load_viewer(shared, viewer)
+        frame = (source.time_ms - source.time_ms[0]) // 40
+        x, y = np.floor(source.x - 152), np.floor(source.y - 96)
+        keep = ~np.isnan(x) & (x >= 0) & (x < 720) & (y >= 0) & (y < 576)
+        np.testing.assert_array_equal(found[viewer][0], frame[keep])
+        np.testing.assert_array_equal(found[viewer][1], x[keep])
+        np.testing.assert_array_equal(found[viewer][2], y[keep])
