@@ -39,7 +39,6 @@ Formats (``detect_format``: by extension, then by the header):
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import math
 import os
@@ -180,44 +179,63 @@ def read_recording(path, fmt: str = "auto", *, columns: dict | None = None, time
 
 
 @dataclass
+class _Column:
+    """How to read one column: as numbers (``missing`` codes are NaN; an error where ``required``) or text."""
+
+    name: str
+    number: bool = True
+    missing: frozenset = MISSING
+    required: bool = False
+
+
+@dataclass
 class _Delimited:
-    """The cells of a delimited text file, by column, with their file lines."""
+    """The wanted columns of a delimited text file (numbers as float64 arrays, text as lists), with file lines."""
 
     path: str
     names: list  # header names, stripped
-    rows: list  # list of lists of cells (stripped)
-    lines: list  # file line of each row
+    columns: dict  # position -> np.ndarray (numbers) or list of str (text; "" where absent)
+    lines: np.ndarray  # file line of each row
     separator: str
     decimal: str
 
-    def index(self, name) -> int | None:
-        try:
-            return self.names.index(name)
-        except ValueError:
-            return None
+    def __len__(self) -> int:
+        return len(self.lines)
 
-    def cells(self, position: int) -> list:
-        return [row[position] if position < len(row) else "" for row in self.rows]
+
+def _encoding(path) -> str:
+    """UTF-16 or UTF-8 by their byte-order marks, UTF-8 where it decodes, else Windows-1252 (µ as 0xB5)."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    for cut in range(4):  # the block may end inside a character
+        try:
+            head[:len(head) - cut].decode("utf-8")
+            return "utf-8"
+        except UnicodeDecodeError:
+            continue
+    return "cp1252"
 
 
 def _first_line(path) -> str:
-    with open(path, "rb") as handle:
-        raw = handle.readline(1 << 20)
-    return _decode(raw, path).lstrip("\ufeff").rstrip("\r\n")
+    with open(path, encoding=_encoding(path), errors="replace", newline="") as handle:
+        return handle.readline(1 << 20).lstrip("\ufeff").rstrip("\r\n")
 
 
-def _decode(raw: bytes, path) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")  # Windows exports (µ as 0xB5)
+def _header(path, separator=None) -> tuple[list, str]:
+    """The header's names (stripped) and the separator (given, else sniffed from the header)."""
+    line = _first_line(path)
+    if not line.strip():
+        raise TrackerFileError(f"{path}: empty, or its first line is blank; the first line must name the columns")
+    separator = separator or _sniff_separator(line)
+    return [name.strip() for name in next(csv.reader([line], delimiter=separator))], separator
 
 
 def _split_header(header: str) -> list:
-    separator = _sniff_separator(header)
-    return next(csv.reader([header], delimiter=separator))
+    return next(csv.reader([header], delimiter=_sniff_separator(header)))
 
 
 def _sniff_separator(header: str) -> str:
@@ -229,60 +247,137 @@ def _sniff_separator(header: str) -> str:
 
 
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+(?:[eE][-+]?\d+)?$")
+DECIMAL_SNIFF_ROWS = 2000  # rows looked at for decimal commas
 
 
-def _read_delimited(path, separator=None, decimal=None, numeric_positions=None) -> _Delimited:
-    with open(path, "rb") as handle:
-        text = _decode(handle.read(), path)
-    text = text.lstrip("\ufeff")
-    lines = io.StringIO(text, newline="")
-    header_line = lines.readline().rstrip("\r\n")
-    if not header_line.strip():
-        raise TrackerFileError(f"{path}: empty, or its first line is blank; the first line must name the columns")
-    separator = separator or _sniff_separator(header_line)
-    names = [name.strip() for name in next(csv.reader([header_line], delimiter=separator))]
-    reader = csv.reader(lines, delimiter=separator)
-    rows, numbers = [], []
-    for offset, row in enumerate(reader):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        rows.append([cell.strip() for cell in row])
-        numbers.append(reader.line_num + 1)
-    if decimal is None:
-        decimal = "."
-        if separator != ",":
-            positions = numeric_positions if numeric_positions is not None else range(len(names))
-            for row in rows[:2000]:
-                if any(p < len(row) and _DECIMAL_COMMA.match(row[p]) for p in positions):
-                    decimal = ","
-                    break
-    elif decimal == "," and separator == ",":
+def _read_delimited(path, wanted: dict, separator=None, decimal=None) -> _Delimited:
+    """The columns ``wanted`` (position -> _Column) of ``path``; numbers parsed, lost-sample codes NaN.
+
+    pandas' C parser reads the file (10x the csv module's speed); memory is
+    that of the kept columns (text as categories). Row ``i`` is file line
+    ``i + 2`` (the header is line 1; blank lines count).
+    """
+    import pandas as pd
+
+    path = os.fspath(path)
+    names, separator = _header(path, separator)
+    encoding = _encoding(path)
+    if decimal == "," and separator == ",":
         raise TrackerFileError(f"{path}: decimal comma with comma-separated cells cannot be read; "
                                "set separator to ';' or a tab")
-    return _Delimited(os.fspath(path), names, rows, numbers, separator, decimal)
-
-
-def _numbers(table: _Delimited, position: int, name: str, missing, *, required: bool = False) -> np.ndarray:
-    """The column at ``position`` as float64; missing codes become NaN (an error where ``required``)."""
-    out = np.empty(len(table.rows), dtype=np.float64)
-    comma = table.decimal == ","
-    for i, row in enumerate(table.rows):
-        cell = row[position] if position < len(row) else ""
-        if cell.lower() in missing:
-            if required:
-                raise TrackerFileError(f"{table.path}, line {table.lines[i]}, column '{name}': "
+    if decimal is None:
+        decimal = _sniff_decimal(path, encoding, separator, [p for p, c in wanted.items() if c.number])
+    numbers = {p: c for p, c in wanted.items() if c.number}
+    try:
+        frame = pd.read_csv(
+            path, sep=separator, decimal=decimal, header=None, skiprows=1, usecols=sorted(wanted),
+            dtype={p: "category" for p, c in wanted.items() if not c.number},
+            na_values={p: sorted(_spellings(c.missing)) for p, c in numbers.items()}, keep_default_na=False,
+            skip_blank_lines=False, encoding=encoding, encoding_errors="replace", engine="c")
+    except (pd.errors.ParserError, ValueError) as error:
+        raise TrackerFileError(f"{path}: cannot be read as {_separator_name(separator)}-separated text "
+                               f"({str(error).strip().splitlines()[-1]})") from None
+    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
+    columns = {}
+    empty = np.ones(len(frame), dtype=bool)
+    for position, column in wanted.items():
+        series = frame[position] if position in frame.columns else pd.Series([""] * len(frame))
+        if column.number:
+            values = _numeric(series, column, path, lines, decimal == ",")
+            empty &= np.isnan(values)
+        else:
+            values = _texts(series)
+            empty &= values == ""
+        columns[position] = values
+    if empty.any():  # blank lines, or lines with none of the wanted cells: nothing to read there
+        keep = ~empty
+        lines = lines[keep]
+        columns = {p: v[keep] for p, v in columns.items()}
+    for position, column in numbers.items():
+        if column.required:
+            lost = np.flatnonzero(np.isnan(columns[position]))
+            if len(lost):
+                cell = _raw_cell(path, encoding, separator, int(lines[lost[0]]), position)
+                raise TrackerFileError(f"{path}, line {lines[lost[0]]}, column '{column.name}': "
                                        f"{'empty' if not cell else repr(cell)}; a number is needed")
-            out[i] = math.nan
-            continue
+    return _Delimited(path, names, columns, lines, separator, decimal)
+
+
+def _separator_name(separator: str) -> str:
+    return {"\t": "tab", ";": "semicolon", ",": "comma"}.get(separator, repr(separator))
+
+
+def _spellings(codes) -> set:
+    """The texts pandas must take as lost: each code as written, upper case and capitalised."""
+    return {variant for code in codes for variant in (code, code.upper(), code.capitalize())}
+
+
+def _numeric(series, column: _Column, path, lines, comma: bool) -> np.ndarray:
+    """A numeric column as float64; cells pandas could not read are read one by one (exact errors)."""
+    if series.dtype.kind in "fiu":
+        values = series.to_numpy(dtype=np.float64, copy=True)
+    else:
+        values = np.empty(len(series), dtype=np.float64)
+        for i, cell in enumerate(series.tolist()):
+            if isinstance(cell, float):
+                values[i] = cell
+                continue
+            cell = str(cell).strip()
+            try:
+                values[i] = float(cell.replace(",", ".") if comma else cell)
+            except ValueError:
+                if cell.lower() not in column.missing:
+                    hint = ""
+                    if not comma and _DECIMAL_COMMA.match(cell):
+                        hint = " (a decimal comma: set decimal: ',' and a ';' or tab separator)"
+                    raise TrackerFileError(f"{path}, line {lines[i]}, column '{column.name}': {cell!r} is not a "
+                                           f"number{hint}") from None
+                values[i] = math.nan
+    codes = _missing_numbers(column.missing)
+    if codes:
+        values[np.isin(values, list(codes))] = math.nan
+    return values
+
+
+def _texts(series) -> np.ndarray:
+    """A category column as an object array of stripped strings (one object per distinct value)."""
+    categories = np.asarray([str(c).strip() for c in series.cat.categories] + [""], dtype=object)
+    return categories[series.cat.codes.to_numpy()]  # code -1 (no value) is the "" at the end
+
+
+def _sniff_decimal(path, encoding, separator, positions) -> str:
+    """',' where a numeric cell of the first rows is written with a decimal comma (never with ',' separators)."""
+    if separator == ",":
+        return "."
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        handle.readline()
+        for count, row in enumerate(csv.reader(handle, delimiter=separator)):
+            if any(p < len(row) and _DECIMAL_COMMA.match(row[p].strip()) for p in positions):
+                return ","
+            if count >= DECIMAL_SNIFF_ROWS:
+                break
+    return "."
+
+
+def _raw_cell(path, encoding, separator, line: int, position: int) -> str:
+    """The text of one cell (for an error message)."""
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        for number, text in enumerate(handle, start=1):
+            if number == line:
+                row = next(csv.reader([text.rstrip("\r\n")], delimiter=separator), [])
+                return row[position].strip() if position < len(row) else ""
+    return ""
+
+
+def _missing_numbers(codes) -> frozenset:
+    """The missing-sample codes that read as numbers (-32768, a tracker's 0): compared as numbers."""
+    out = set()
+    for code in codes:
         try:
-            out[i] = float(cell.replace(",", ".") if comma else cell)
+            out.add(float(code))
         except ValueError:
-            hint = ""
-            if not comma and _DECIMAL_COMMA.match(cell):
-                hint = " (a decimal comma: set decimal: ',' and a ';' or tab separator)"
-            raise TrackerFileError(f"{table.path}, line {table.lines[i]}, column '{name}': "
-                                   f"{cell!r} is not a number{hint}") from None
-    return out
+            pass
+    return frozenset(v for v in out if v == v)
 
 
 CSV_ROLES = ("time", "x", "y", "participant", "event", "frame")
@@ -300,56 +395,55 @@ def read_csv(path, *, columns: dict | None = None, time_unit: str = "s", separat
     if time_unit not in SECONDS_PER:
         raise TrackerFileError(f"config 'gaze: time_unit': {time_unit!r} is not one of s, ms, us")
     names = {role: str(columns.get(role, role)) for role in CSV_ROLES}
-    header = [name.strip() for name in _split_header(_first_line(path))] if separator is None else None
-    numeric = [header.index(names[r]) for r in ("time", "x", "y", "frame")
-               if header and names[r] in header]
-    table = _read_delimited(path, separator, decimal, numeric)
-    position = {role: table.index(names[role]) for role in CSV_ROLES}
-    missing_roles = [names[r] for r in ("x", "y") if position[r] is None]
+    header, separator = _header(path, separator)
+    position = {role: header.index(names[role]) if names[role] in header else None for role in CSV_ROLES}
+    missing_roles = [repr(names[r]) for r in ("x", "y") if position[r] is None]
     if position["time"] is None and position["frame"] is None:
         missing_roles.append(f"{names['time']!r} or {names['frame']!r}")
     if missing_roles:
-        shown = table.separator.join(table.names) if len(table.names) < 30 else \
-            table.separator.join(table.names[:30]) + " ..."
+        shown = separator.join(header[:30]) + (" ..." if len(header) > 30 else "")
         raise TrackerFileError(
-            f"{path}, line 1: no column {', '.join(repr(m) if not m.startswith(chr(39)) else m for m in missing_roles)} "
-            f"(its header: {shown!r}); name the columns with gaze: columns: {{time: ..., x: ..., y: ...}}")
+            f"{path}, line 1: no column {', '.join(missing_roles)} (its header: {shown!r}); "
+            "name the columns with gaze: columns: {time: ..., x: ..., y: ...}")
     if position["time"] is not None and position["frame"] is not None:
         raise TrackerFileError(
             f"{path}, line 1, columns '{names['time']}' and '{names['frame']}': both a time and a frame "
             "column; they could disagree. Keep one of them (or map the other away with gaze: columns)")
+    clock = "time" if position["time"] is not None else "frame"
+    wanted = {position["x"]: _Column(names["x"], missing=missing),
+              position["y"]: _Column(names["y"], missing=missing),
+              position[clock]: _Column(names[clock], required=True)}
+    for role in ("participant", "event"):
+        if position[role] is not None:
+            wanted[position[role]] = _Column(names[role], number=False)
+    table = _read_delimited(path, wanted, separator, decimal)
     used = {role: names[role] for role in CSV_ROLES if position[role] is not None}
-    x = _numbers(table, position["x"], names["x"], missing)
-    y = _numbers(table, position["y"], names["y"], missing)
-    time = frame = None
-    if position["time"] is not None:
-        time = _numbers(table, position["time"], names["time"], MISSING, required=True)
-    else:
-        frame = _numbers(table, position["frame"], names["frame"], MISSING, required=True)
-        bad = np.flatnonzero(frame != np.floor(frame)) if len(frame) else []
-        for i in bad[:1]:
-            raise TrackerFileError(f"{path}, line {table.lines[i]}, column '{names['frame']}': {frame[i]:g} is "
-                                   "not a frame index (a whole number from 0)")
+    x, y = table.columns[position["x"]], table.columns[position["y"]]
+    clock_values = table.columns[position[clock]]
+    if clock == "frame":
+        bad = np.flatnonzero(clock_values != np.floor(clock_values))
+        if len(bad):
+            raise TrackerFileError(f"{path}, line {table.lines[bad[0]]}, column '{names['frame']}': "
+                                   f"{clock_values[bad[0]]:g} is not a frame index (a whole number from 0)")
     participant = None
     if position["participant"] is not None:
-        participant = np.asarray(table.cells(position["participant"]), dtype=object)
+        participant = np.asarray(table.columns[position["participant"]], dtype=object)
     messages = []
-    samples = np.ones(len(table.rows), dtype=bool)
+    samples = np.ones(len(table), dtype=bool)
     if position["event"] is not None:
-        events = table.cells(position["event"])
-        for i, text in enumerate(events):
+        for i, text in enumerate(table.columns[position["event"]]):
             if text:
-                messages.append(Message(float(time[i]) if time is not None else float(frame[i]), text,
-                                        table.lines[i], None if participant is None else participant[i]))
+                messages.append(Message(float(clock_values[i]), text, int(table.lines[i]),
+                                        None if participant is None else participant[i]))
                 # a row that only carries an event (no gaze cells) is not a lost sample
                 samples[i] = not (math.isnan(x[i]) and math.isnan(y[i]))
     keep = np.flatnonzero(samples)
     return Recording(
         path=path, format="csv", unit=time_unit,
-        time=None if time is None else time[keep], x=x[keep], y=y[keep],
-        line=np.asarray(table.lines, dtype=np.int64)[keep], columns=used,
+        time=clock_values[keep] if clock == "time" else None, x=x[keep], y=y[keep],
+        line=table.lines[keep], columns=used,
         participant=None if participant is None else participant[keep],
-        frame=None if frame is None else frame[keep], messages=messages,
+        frame=clock_values[keep] if clock == "frame" else None, messages=messages,
     )
 
 
@@ -376,77 +470,70 @@ def _tobii_unit(name: str) -> str:
     raise TrackerFileError(f"column '{name}': unknown time unit {suffix!r} (expected ms or μs)")
 
 
+TOBII_NUMBERS = ("recording timestamp", "gaze point x", "gaze point y", "fixation point x", "fixation point y",
+                 "presented media position x", "presented media position y", "presented media width",
+                 "presented media height", "recording resolution width", "recording resolution height")
+TOBII_TEXTS = ("sensor", "participant name", "event", "event value", "eye movement type", "eye movement type index")
+
+
 def read_tobii(path, *, separator=None, decimal=None, missing=MISSING) -> Recording:
     """A Tobii Pro Lab data export (one recording or several participants)."""
     path = os.fspath(path)
-    header = _split_header(_first_line(path)) if separator is None else None
-    bare_header = [_bare_name(n) for n in header] if header else []
-    wanted_numeric = ("recording timestamp", "gaze point x", "gaze point y", "fixation point x",
-                      "fixation point y")
-    numeric_positions = [bare_header.index(n) for n in wanted_numeric if n in bare_header]
-    table = _read_delimited(path, separator, decimal, numeric_positions)
-    bare = [_bare_name(n) for n in table.names]
+    names, separator = _header(path, separator)
+    bare = [_bare_name(n) for n in names]
 
     def col(name):
         return bare.index(name) if name in bare else None
 
-    def need(name):
-        position = col(name)
-        if position is None:
-            raise TrackerFileError(f"{path}, line 1: a Tobii export needs the column {name!r} (with any unit "
-                                   f"suffix); its header has {', '.join(repr(n) for n in table.names[:40])}")
-        return position
+    for needed in ("recording timestamp", "gaze point x", "gaze point y"):
+        if col(needed) is None:
+            raise TrackerFileError(f"{path}, line 1: a Tobii export needs the column {needed!r} (with any unit "
+                                   f"suffix); its header has {', '.join(repr(n) for n in names[:40])}")
+    t_col, x_col, y_col = col("recording timestamp"), col("gaze point x"), col("gaze point y")
+    unit = _tobii_unit(names[t_col])
+    wanted = {}
+    for name in TOBII_NUMBERS:
+        if col(name) is not None:
+            wanted[col(name)] = _Column(names[col(name)], missing=missing, required=name == "recording timestamp")
+    for name in TOBII_TEXTS:
+        if col(name) is not None:
+            wanted[col(name)] = _Column(names[col(name)], number=False)
+    table = _read_delimited(path, wanted, separator, decimal)
+    time, x, y, lines = table.columns[t_col], table.columns[x_col], table.columns[y_col], table.lines
+    blank = [""] * len(table)
 
-    t_col = need("recording timestamp")
-    unit = _tobii_unit(table.names[t_col])
-    time = _numbers(table, t_col, table.names[t_col], MISSING, required=True)
-    x_col, y_col = need("gaze point x"), need("gaze point y")
-    x = _numbers(table, x_col, table.names[x_col], missing)
-    y = _numbers(table, y_col, table.names[y_col], missing)
-    lines = np.asarray(table.lines, dtype=np.int64)
+    def texts(name):
+        return table.columns[col(name)] if col(name) is not None else blank
 
-    sensor_col, event_col, value_col = col("sensor"), col("event"), col("event value")
-    events = table.cells(event_col) if event_col is not None else [""] * len(time)
-    values = table.cells(value_col) if value_col is not None else [""] * len(time)
-    if sensor_col is not None:
-        is_sample = np.array([s.lower().replace(" ", "") == "eyetracker" for s in table.cells(sensor_col)])
+    events, values = texts("event"), texts("event value")
+    if col("sensor") is not None:
+        sensors = texts("sensor")
+        trackers = [v for v in set(sensors.tolist()) if v.lower().replace(" ", "") == "eyetracker"]
+        is_sample = np.isin(sensors, trackers)
     else:
-        is_sample = np.array([not e for e in events], dtype=bool)
+        is_sample = events == ""
     participant = None
-    p_col = col("participant name")
-    if p_col is not None:
-        participant = np.asarray(table.cells(p_col), dtype=object)
+    if col("participant name") is not None:
+        participant = np.asarray(texts("participant name"), dtype=object)
     messages = [Message(float(time[i]), " ".join(p for p in (events[i], values[i]) if p), int(lines[i]),
                         None if participant is None else participant[i])
-                for i in range(len(time)) if events[i]]
+                for i in np.flatnonzero(events != "").tolist()]
 
     fixations = None
-    type_col, index_col = col("eye movement type"), col("eye movement type index")
-    fx_col, fy_col = col("fixation point x"), col("fixation point y")
-    if type_col is not None and fx_col is not None and fy_col is not None:
-        kinds = table.cells(type_col)
-        indices = table.cells(index_col) if index_col is not None else [""] * len(time)
-        fx = _numbers(table, fx_col, table.names[fx_col], missing)
-        fy = _numbers(table, fy_col, table.names[fy_col], missing)
-        fixations = _tobii_fixations(time, kinds, indices, fx, fy, lines, is_sample, participant)
-
-    media_rect = None
-    rect_cols = [col(n) for n in ("presented media position x", "presented media position y",
-                                  "presented media width", "presented media height")]
-    if all(c is not None for c in rect_cols):
-        media_rect = _constant_rect(table, rect_cols, missing)
-    screen = None
-    screen_cols = [col("recording resolution width"), col("recording resolution height")]
-    if all(c is not None for c in screen_cols):
-        screen = _constant_rect(table, screen_cols, missing)
-
-    suffix = _suffix(table.names[x_col]).upper().replace(" ", "")
+    if all(col(n) is not None for n in ("eye movement type", "fixation point x", "fixation point y")):
+        fixations = _tobii_fixations(time, texts("eye movement type"), texts("eye movement type index"),
+                                     table.columns[col("fixation point x")], table.columns[col("fixation point y")],
+                                     lines, is_sample, participant)
+    media_rect = _constant(table, [col(n) for n in ("presented media position x", "presented media position y",
+                                                    "presented media width", "presented media height")])
+    screen = _constant(table, [col("recording resolution width"), col("recording resolution height")])
+    suffix = _suffix(names[x_col]).upper().replace(" ", "")
     coordinates = "screen" if suffix.startswith("DACS") else "video" if suffix.startswith("MCS") else None
     keep = np.flatnonzero(is_sample)
     return Recording(
         path=path, format="tobii", unit=unit, time=time[keep], x=x[keep], y=y[keep], line=lines[keep],
-        columns={"time": table.names[t_col], "x": table.names[x_col], "y": table.names[y_col],
-                 **({"participant": table.names[p_col]} if p_col is not None else {})},
+        columns={"time": names[t_col], "x": names[x_col], "y": names[y_col],
+                 **({"participant": names[col("participant name")]} if participant is not None else {})},
         participant=None if participant is None else participant[keep], fixations=fixations,
         messages=messages, screen=screen, media_rect=media_rect,
         coordinates=coordinates or ("screen" if media_rect is not None else None),
@@ -454,36 +541,34 @@ def read_tobii(path, *, separator=None, decimal=None, missing=MISSING) -> Record
 
 
 def _tobii_fixations(time, kinds, indices, fx, fy, lines, is_sample, participant) -> Fixations:
-    """Runs of samples with Eye movement type Fixation and one index: first and last sample time."""
-    start, end, xs, ys, at, who = [], [], [], [], [], []
-    current = None
-    for i in np.flatnonzero(is_sample):
-        key = (indices[i], None if participant is None else participant[i])
-        if kinds[i].lower() != "fixation":
-            current = None
-            continue
-        if current is not None and current == key:
-            end[-1] = time[i]
-            if math.isnan(xs[-1]):
-                xs[-1], ys[-1] = fx[i], fy[i]
-            continue
-        current = key
-        start.append(time[i])
-        end.append(time[i])
-        xs.append(fx[i])
-        ys.append(fy[i])
-        at.append(lines[i])
-        who.append(key[1])
-    return Fixations(np.asarray(start, np.float64), np.asarray(end, np.float64), np.asarray(xs, np.float64),
-                     np.asarray(ys, np.float64), np.asarray(at, np.int64),
-                     None if participant is None else np.asarray(who, dtype=object))
+    """Runs of samples with Eye movement type Fixation and one index: first and last sample time.
+
+    A fixation's point is the first Fixation point X/Y given in its run.
+    """
+    rows = np.flatnonzero(is_sample)
+    kinds = kinds[rows]
+    fixation = np.isin(kinds, [v for v in set(kinds.tolist()) if v.lower() == "fixation"])
+    key = indices[rows] if participant is None else indices[rows] + "\x00" + participant[rows]
+    begins = fixation.copy()
+    begins[1:] &= ~fixation[:-1] | (key[1:] != key[:-1])
+    run = np.cumsum(begins) - 1  # run number of each fixation sample
+    first = rows[begins]
+    last = rows[np.flatnonzero(fixation & np.append(begins[1:] | ~fixation[1:], True))]
+    x, y = np.full(len(first), np.nan), np.full(len(first), np.nan)
+    given = np.flatnonzero(fixation & ~np.isnan(fx[rows]))
+    with_point, first_given = np.unique(run[given], return_index=True)
+    x[with_point], y[with_point] = fx[rows][given[first_given]], fy[rows][given[first_given]]
+    return Fixations(time[first].astype(np.float64), time[last].astype(np.float64), x, y,
+                     lines[first].astype(np.int64), None if participant is None else participant[first])
 
 
-def _constant_rect(table: _Delimited, positions, missing) -> tuple | None:
-    """The value of columns that hold one value through the file (e.g. the media's place)."""
+def _constant(table: _Delimited, positions) -> tuple | None:
+    """The values of columns that hold one value through the file (the media's place, the screen)."""
+    if any(p is None for p in positions):
+        return None
     values = []
     for position in positions:
-        column = _numbers(table, position, table.names[position], missing)
+        column = table.columns[position]
         given = column[~np.isnan(column)]
         if not len(given):
             return None
@@ -510,15 +595,18 @@ def _asc_number(token: str) -> float:
 def read_eyelink(path, *, eye: str = "auto") -> Recording:
     """An EyeLink ASC file: samples, MSG lines, fixation events, the eyes and the screen."""
     path = os.fspath(path)
-    with open(path, "rb") as handle:
-        text = _decode(handle.read(), path)
+    with open(path, encoding=_encoding(path), errors="replace") as handle:
+        return _parse_eyelink(handle, path, eye)
+
+
+def _parse_eyelink(handle, path: str, eye: str) -> Recording:
     times, lx, ly, rx, ry, sample_lines = [], [], [], [], [], []
     fixations = {"L": [], "R": []}
     messages = []
     eyes = None
     rate = None
     screen = None
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(handle, start=1):
         line = raw.strip()
         if not line:
             continue
@@ -594,7 +682,7 @@ def read_eyelink(path, *, eye: str = "auto") -> Recording:
     fix = Fixations(*(np.asarray(v, dtype=np.float64) for v in zip(*chosen)), ) if chosen else None
     if fix is not None:
         fix.line = fix.line.astype(np.int64)
-    elif any(fixations.values()) or "EFIX" in text:
+    elif any(fixations.values()):
         fix = _empty_fixations()
     return Recording(path=path, format="eyelink", unit="ms", time=np.asarray(times, dtype=np.float64), x=x, y=y,
                      line=np.asarray(sample_lines, dtype=np.int64),
