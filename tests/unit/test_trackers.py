@@ -250,3 +250,21 @@ def test_format_detection(tmp_path):
     assert detect_format(write(tmp_path, "a.tsv", tobii_text())) == "tobii"
     assert detect_format(write(tmp_path, "a.csv", "time,x,y\n")) == "csv"
     assert detect_format(write(tmp_path, "b.tsv", "time\tx\ty\n")) == "csv"
+
+
+def test_windows_and_utf16_encodings(tmp_path):
+    header = "Recording timestamp [µs]\tGaze point X [DACS px]\tGaze point Y [DACS px]\n"
+    (tmp_path / "cp.tsv").write_bytes((header + "1000\t1,5\t2\n").encode("cp1252"))
+    rec = read_recording(tmp_path / "cp.tsv")
+    assert rec.format == "tobii" and rec.unit == "us" and rec.x[0] == 1.5
+    (tmp_path / "u16.csv").write_text("time;x;y\r\n0,5;1;NAN\r\n", encoding="utf-16")
+    rec = read_recording(tmp_path / "u16.csv")
+    assert rec.time[0] == 0.5 and np.isnan(rec.y[0])
+
+
+def test_blank_lines_keep_the_line_numbers(tmp_path):
+    rec = read_recording(write(tmp_path, "g.csv", "time,x,y\n\n1,2,3\n\n\n2,-32768.0,4\n"))
+    np.testing.assert_array_equal(rec.line, [3, 6])
+    assert np.isnan(rec.x[1])
+    with pytest.raises(TrackerFileError, match=r"g\.csv, line 4, column 'y': 'x' is not a number"):
+        read_recording(write(tmp_path, "g.csv", "time,x,y\n\n1,2,3\n2,3,x\n"))

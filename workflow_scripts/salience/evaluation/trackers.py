@@ -270,7 +270,8 @@ def _read_delimited(path, wanted: dict, separator=None, decimal=None) -> _Delimi
     numbers = {p: c for p, c in wanted.items() if c.number}
     try:
         frame = pd.read_csv(
-            path, sep=separator, decimal=decimal, header=None, skiprows=1, usecols=sorted(wanted),
+            path, sep=separator, decimal=decimal, header=None, names=range(len(names)), skiprows=1,
+            usecols=sorted(wanted), index_col=False,
             dtype={p: "category" for p, c in wanted.items() if not c.number},
             na_values={p: sorted(_spellings(c.missing)) for p, c in numbers.items()}, keep_default_na=False,
             skip_blank_lines=False, encoding=encoding, encoding_errors="replace", engine="c")
@@ -500,7 +501,7 @@ def read_tobii(path, *, separator=None, decimal=None, missing=MISSING) -> Record
             wanted[col(name)] = _Column(names[col(name)], number=False)
     table = _read_delimited(path, wanted, separator, decimal)
     time, x, y, lines = table.columns[t_col], table.columns[x_col], table.columns[y_col], table.lines
-    blank = [""] * len(table)
+    blank = np.full(len(table), "", dtype=object)
 
     def texts(name):
         return table.columns[col(name)] if col(name) is not None else blank
