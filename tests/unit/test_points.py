@@ -120,7 +120,7 @@ def samples(times, xs=None, ys=None, header="time,x,y"):
 def test_times_in_milliseconds_read_as_seconds_are_refused(tmp_path):
     path = write(tmp_path, samples(np.arange(0, 400, 4)))
     with pytest.raises(TrackerFileError, match=r"g\.csv, column 'time': times look like milliseconds: set "
-                                                r"time_unit: ms \(100 samples from 0 s to 396 s"):
+                                                r"time_unit: ms \(100 rows from 0 s to 396 s"):
         check(path)
     check(path, time_unit="ms")  # right: passes
     path = write(tmp_path, samples(np.arange(0, 400_000, 4000)))
@@ -138,8 +138,10 @@ def test_times_on_the_trackers_clock_without_sync_are_refused(tmp_path):
 
 def test_a_sync_that_misses_most_of_the_video_is_refused(tmp_path):
     path = write(tmp_path, samples(np.arange(100) * 0.004))
-    with pytest.raises(TrackerFileError, match=r"reach 50% of its 10 frames .* check gaze: sync"):
+    with pytest.raises(TrackerFileError, match=r"g\.csv: 100 rows from -0\.2 s to 0\.196 s on the video's "
+                                                r"timeline reach across 49% of the video \(0 to 0\.4 s\); check gaze: sync"):
         check(path, sync=0.2)
+    check(path, sync=0.15)  # a late start that still reaches across most of the video passes
 
 
 def test_normalised_coordinates_are_refused(tmp_path):

@@ -252,21 +252,20 @@ def _keep(who, frames, x, y, lines, video: VideoFrames, kind, *, lost) -> Points
 
 def check_recording(recording: Recording, settings: GazeSettings, video: VideoFrames, *,
                     video_id: str | None = None, participant: str | None = None) -> None:
-    """Stop (TrackerFileError) when a file's gaze mostly misses the video, saying what it looks like.
+    """Stop (TrackerFileError) when a file's gaze misses the video, saying what it looks like.
 
-    Checked on the samples (lost ones included for the times): the
-    samples must reach at least ``1 - max_outside`` of the video's frames,
-    and at most ``max_outside`` of the tracked samples on those frames may
-    fall outside the picture. Coordinates all within 0-1 are refused.
+    Per participant: the gaze on the video's timeline must reach across at
+    least ``MIN_REACH`` of the video (from its first to its last sample or
+    row inside the video; recordings may run before and after it); at most
+    ``max_outside`` of the tracked samples on the video's frames may fall
+    outside the picture; coordinates may not all lie within 0-1.
     """
-    share = settings.max_outside
     name = participant or Path(recording.path).stem
     place = _placement(recording, settings, video)
     for who, part in by_participant(recording, name).items():
-        label = f"{part.path}" + (f" (participant {who})" if part.participant is None and
-                                  recording.participant is not None else "")
+        label = part.path + (f" (participant {who})" if recording.participant is not None else "")
         tracked = ~(np.isnan(part.x) | np.isnan(part.y))
-        if tracked.sum() >= 10 and video.width > 2 and video.height > 2:
+        if tracked.sum() >= 3 and video.width > 2 and video.height > 2:
             with np.errstate(invalid="ignore"):
                 unit_box = (part.x[tracked] >= 0) & (part.x[tracked] <= 1) & (part.y[tracked] >= 0) & \
                            (part.y[tracked] <= 1)
@@ -280,39 +279,46 @@ def check_recording(recording: Recording, settings: GazeSettings, video: VideoFr
         else:
             origin = sync_time(part, settings.sync, video_id)
             t_ns = relative_ns(part, part.time, origin)
+            if reach(t_ns, video) < MIN_REACH:
+                raise TrackerFileError(_time_diagnosis(part, label, settings, video, t_ns))
             frames = video.frame_at_ns(t_ns)
-            covered = len(np.unique(frames[frames >= 0])) / len(video.times)
-            if covered < 1 - share:
-                raise TrackerFileError(_time_diagnosis(part, label, settings, video, t_ns, covered))
         x, y = _to_video(part.x, part.y, place)
         on = tracked & (frames >= 0)
         if on.sum() == 0:
             continue
         with np.errstate(invalid="ignore"):
             outside = on & ~((x >= 0) & (x < video.width) & (y >= 0) & (y < video.height))
-        if outside.sum() > share * on.sum():
+        if outside.sum() > settings.max_outside * on.sum():
             raise TrackerFileError(_place_diagnosis(part, label, settings, video, place, x, y, on, outside))
 
 
-def _time_diagnosis(part: Recording, label, settings: GazeSettings, video: VideoFrames, t_ns, covered) -> str:
+# The gaze must reach across at least this share of the video (first to last sample within it).
+MIN_REACH = 0.5
+
+
+def reach(t_ns, video: VideoFrames) -> float:
+    """The share of the video's duration between the first and the last time inside it."""
+    inside = t_ns[(t_ns >= video.times_ns[0]) & (t_ns < video.end_ns)]
+    if not len(inside):
+        return 0.0
+    return (int(inside.max()) - int(inside.min())) / max(video.end_ns - int(video.times_ns[0]), 1)
+
+
+def _time_diagnosis(part: Recording, label, settings: GazeSettings, video: VideoFrames, t_ns) -> str:
     seconds = t_ns / 1e9
     first, last = float(seconds.min()), float(seconds.max())
     duration = float(video.end)
-    span = (f"{len(seconds)} samples from {first:.6g} s to {last:.6g} s on the video's timeline reach "
-            f"{100 * covered:.0f}% of its {len(video.times)} frames (0 to {duration:.6g} s)")
-    frames = len(video.times)
-
-    def coverage(scale):
-        scaled = np.round(t_ns / scale).astype(np.int64)
-        hit = video.frame_at_ns(scaled)
-        return len(np.unique(hit[hit >= 0])) / frames
-
-    smaller = [u for u in ("ms", "us") if SECONDS_PER[u] < SECONDS_PER[part.unit]]
-    for unit in smaller if part.format == "csv" else ():
-        if coverage(round(SECONDS_PER[part.unit] / SECONDS_PER[unit])) >= 1 - settings.max_outside:
-            return (f"{label}, column '{part.columns.get('time', 'time')}': times look like "
-                    f"{'milliseconds' if unit == 'ms' else 'microseconds'}: set time_unit: {unit} ({span})")
-    if first > duration and isinstance(settings.sync, (int, float)) and not isinstance(settings.sync, bool):
+    what = "samples" if part.format != "csv" else "rows"
+    span = (f"{len(seconds)} {what} from {first:.6g} s to {last:.6g} s on the video's timeline reach across "
+            f"{100 * reach(t_ns, video):.0f}% of the video (0 to {duration:.6g} s)")
+    for unit in ("ms", "us") if part.format == "csv" else ():
+        if SECONDS_PER[unit] < SECONDS_PER[part.unit]:
+            scale = round(SECONDS_PER[part.unit] / SECONDS_PER[unit])
+            if reach(np.round(t_ns / scale).astype(np.int64), video) >= MIN_REACH:
+                return (f"{label}, column '{part.columns.get('time', 'time')}': times look like "
+                        f"{'milliseconds' if unit == 'ms' else 'microseconds'}: set time_unit: {unit} ({span})")
+    numeric_sync = isinstance(settings.sync, (int, float)) and not isinstance(settings.sync, bool)
+    if first > duration and numeric_sync:
         return (f"{label}: the times start at {first:.6g} s, after the video's end ({duration:.6g} s): they are on "
                 "the tracker's clock; set gaze: sync to the recording time of the video's first frame (seconds) "
                 f"or to the message that marks it (e.g. sync: VIDEO_START) ({span})")
