@@ -175,3 +175,16 @@ def test_settings_are_checked():
     with pytest.raises(ConfigError, match=r"config 'gaze: points': 'all' is not one of fixations, samples"):
         GazeSettings(points="all")
     assert dataclasses.replace(GazeSettings(), coordinates="screen").coordinates == "screen"
+
+
+def test_points_csv_round_trip(tmp_path):
+    from salience.evaluation.points import Points, read_points_csv, write_points_csv
+
+    points = [Points("P 1", np.array([3, 0]), np.array([1.5, 63.25]), np.array([2.0, 0.0]), np.array([7, 9]), {},
+                     "samples")]
+    assert write_points_csv(points, VIDEO, tmp_path / "gaze_points.csv") == 2
+    lines = (tmp_path / "gaze_points.csv").read_text().splitlines()
+    assert lines == ["participant,frame,time,x,y,kind,line", "P 1,0,0.0,63.25,0.0,samples,9",
+                     "P 1,3,0.12,1.5,2.0,samples,7"]
+    back = read_points_csv(tmp_path / "gaze_points.csv")
+    assert back["participant"].tolist() == ["P 1", "P 1"] and back["frame"].tolist() == [0, 3]

@@ -350,3 +350,47 @@ def describe(points: list, path) -> None:
 def video_frames_of(times, end, width, height) -> VideoFrames:
     return VideoFrames(np.asarray(times, dtype=np.float64), float(end), int(width), int(height))
 
+
+
+# --------------------------------------------------------------------------- gaze_points.csv
+
+POINT_COLUMNS = ("participant", "frame", "time", "x", "y", "kind", "line")
+
+
+def write_points_csv(points: list, video: VideoFrames, path, source=None) -> int:
+    """gaze_points.csv: every point on the video, by participant then frame; return the row count.
+
+    ``time``: the frame's time on the video's timeline (0 = first frame);
+    ``x``, ``y``: video pixels; ``kind``: samples, tracker fixations or
+    detected fixations; ``line``: the line of the eye-tracking file it came from.
+    """
+    import csv
+
+    from ..atomic import staged_file
+
+    rows = 0
+    with staged_file(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(POINT_COLUMNS)
+        for p in points:
+            order = np.argsort(p.frame, kind="stable")
+            for i in order.tolist():
+                frame = int(p.frame[i])
+                writer.writerow([p.participant, frame, repr(float(video.times[frame])), repr(float(p.x[i])),
+                                 repr(float(p.y[i])), p.kind, int(p.line[i])])
+                rows += 1
+    return rows
+
+
+def read_points_csv(path) -> dict:
+    """gaze_points.csv back: column -> array (participant as str, frame int64, x/y float64)."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype={"participant": str, "kind": str}, keep_default_na=False)
+    missing = [c for c in ("participant", "frame", "x", "y") if c not in frame.columns]
+    if missing:
+        raise TrackerFileError(f"{path}: not a gaze_points.csv (no column {', '.join(missing)}); "
+                               "it is written by the workflow's gaze_points step")
+    return {"participant": frame["participant"].to_numpy(dtype=object),
+            "frame": frame["frame"].to_numpy(dtype=np.int64),
+            "x": frame["x"].to_numpy(dtype=np.float64), "y": frame["y"].to_numpy(dtype=np.float64)}
