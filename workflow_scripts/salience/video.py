@@ -11,7 +11,10 @@ raw .h264/.hevc streams too), of the video stream ffmpeg picks
 
 Frame ``i`` is the i-th frame that plain sequential decoding gives; its
 presentation time is ``VideoInfo.timestamps[i]`` (seconds on the source's
-timeline, ``pts * time_base``). Container headers only estimate the frame
+clock, ``pts * time_base``), and ``VideoInfo.times[i]`` its time on the
+video's timeline, which every user-facing time of the workflow uses: 0 when
+the first frame is shown, whatever the container's clock says (an MPEG-TS
+may start at 1.48 s). Container headers only estimate the frame
 count (duration x rate), so the truth is one full decode, ``probe``.
 ``read_frames`` reaches frame ``start`` by seeking to its timestamp and checks
 every frame it yields against the probed timestamps; where that cannot be
@@ -119,6 +122,22 @@ class VideoInfo:
     def end_time(self) -> float:
         """When the last frame stops showing: its timestamp plus the mean frame duration."""
         return self.timestamps[-1] + 1.0 / self.fps
+
+    @property
+    def origin(self) -> float:
+        """The source-clock time of the first frame: time 0 of the video's timeline."""
+        return self.timestamps[0]
+
+    @property
+    def times(self) -> tuple[float, ...]:
+        """Each frame's time on the video's timeline (``timestamps[i] - timestamps[0]``, seconds)."""
+        origin = self.timestamps[0]
+        return tuple(t - origin for t in self.timestamps)
+
+    @property
+    def duration(self) -> float:
+        """When the last frame stops showing, on the video's timeline."""
+        return self.end_time - self.timestamps[0]
 
 
 def load_probe(path) -> VideoInfo:

@@ -364,20 +364,15 @@ def write_points_csv(points: list, video: VideoFrames, path, source=None) -> int
     ``x``, ``y``: video pixels; ``kind``: samples, tracker fixations or
     detected fixations; ``line``: the line of the eye-tracking file it came from.
     """
-    import csv
-
-    from ..atomic import staged_file
+    from ..atomic import StagedCSV
 
     rows = 0
-    with staged_file(path) as temporary, open(temporary, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(POINT_COLUMNS)
+    with StagedCSV(path, POINT_COLUMNS) as table:
         for p in points:
-            order = np.argsort(p.frame, kind="stable")
-            for i in order.tolist():
+            for i in np.argsort(p.frame, kind="stable").tolist():
                 frame = int(p.frame[i])
-                writer.writerow([p.participant, frame, repr(float(video.times[frame])), repr(float(p.x[i])),
-                                 repr(float(p.y[i])), p.kind, int(p.line[i])])
+                table.row([p.participant, frame, float(video.times[frame]), float(p.x[i]), float(p.y[i]), p.kind,
+                           int(p.line[i])])
                 rows += 1
     return rows
 

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tables import TableError
+from .tables import TableError
 
 log = logging.getLogger(__name__)
 
