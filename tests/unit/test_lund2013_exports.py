@@ -103,7 +103,7 @@ LUND = dict(coordinates="screen", screen=exports.SCREEN, video_rect="centered", 
 
 def points_per_format(patterns, **settings):
     """format -> {participant: (frame, x px, y px)} of the whole recording."""
-    from salience.evaluation.points import GazeSettings, VideoFrames, read_points
+    from salience.evaluation.gaze import GazeSettings, VideoFrames, read_points
 
     video = VideoFrames(np.arange(143) / 25, 143 / 25, *exports.VIDEO_SIZE)
     out = {}

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from helpers.snakemake import snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +39,6 @@ FORMATS = {
     "csv": {"files": "data/csv/{video}.csv", "sync": "VIDEO_START", **SCREEN},
 }
 TARGET = "results/triple_jump/gaze_points.csv"
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +115,101 @@ def test_screen_to_video_and_sync_are_exact(points, lund):
         assert [float(r[1]) for r in rows] == (frame[keep][order] / 25).tolist()  # the frames' times
         assert [float(r[2]) for r in rows] == x[keep][order].tolist()
         assert [float(r[3]) for r in rows] == y[keep][order].tolist()
+
+
+# --------------------------------------------------------------------------- silent-wrong input: refused before any job
+
+
+def write_csv(path: Path, header: str, rows) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n" + "".join(",".join(f"{v}" for v in row) + "\n" for row in rows))
+    return str(path)
+
+
+def refused(tmp_path_factory, lund, name: str, gaze, **config) -> str:
+    """The message of a dry run that must stop when the DAG is built."""
+    workdir = workdir_for(tmp_path_factory, lund, name, gaze, pixels_per_degree=31.5, **config)
+    result = snakemake(workdir, "--dry-run", check=False)
+    assert result.returncode != 0, result.stdout
+    assert not (workdir / "results").exists()  # no job ran
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "jsonschema" not in output.lower(), output
+    return " ".join(output.split())
+
+
+@pytest.fixture(scope="module")
+def tl30(lund):
+    shared, _ = lund
+    viewer = exports.load_viewer(shared, "TL30")
+    seconds = (viewer.time_ms - viewer.time_ms[0]) / 1000
+    return viewer, seconds
+
+
+def test_times_in_milliseconds_are_refused(tmp_path_factory, lund, tl30):
+    viewer, seconds = tl30
+    own = tmp_path_factory.mktemp("ms")
+    path = write_csv(own / "triple_jump.csv", "time,x,y",
+                     zip(np.round(seconds * 1000).astype(int), viewer.x - 152, viewer.y - 96))
+    message = refused(tmp_path_factory, lund, "ms", str(own / "{video}.csv"))
+    assert f"{path}, column 'time': times look like milliseconds: set time_unit: ms" in message
+
+
+def test_normalised_coordinates_are_refused(tmp_path_factory, lund, tl30):
+    viewer, seconds = tl30
+    own = tmp_path_factory.mktemp("norm")
+    path = write_csv(own / "triple_jump.csv", "time,x,y", zip(seconds, viewer.x / 1024, viewer.y / 768))
+    message = refused(tmp_path_factory, lund, "norm", str(own / "{video}.csv"))
+    assert f"{path}, line 2, column 'x': coordinates are all within 0-1: normalised?" in message
+
+
+def test_screen_pixels_read_as_video_pixels_are_refused(tmp_path_factory, lund, tl30):
+    viewer, seconds = tl30
+    own = tmp_path_factory.mktemp("screen")
+    path = write_csv(own / "triple_jump.csv", "time,x,y", zip(seconds, viewer.x, viewer.y))
+    message = refused(tmp_path_factory, lund, "screen_csv", str(own / "{video}.csv"))
+    assert f"{path}, line" in message and "gaze is in screen pixels outside the video: set coordinates: screen" \
+        in message
+    # an EyeLink file says its screen: refused whatever share of the gaze falls on the video
+    message = refused(tmp_path_factory, lund, "screen_asc", {"files": FORMATS["eyelink"]["files"],
+                                                             "sync": "VIDEO_START"})
+    assert "TL30.asc: gaze is in screen pixels outside the video: its DISPLAY_COORDS give a 1024x768 screen, " \
+           "the video is 720x576: set coordinates: screen" in message
+
+
+def test_the_trackers_clock_without_a_sync_is_refused(tmp_path_factory, lund):
+    message = refused(tmp_path_factory, lund, "clock", {**FORMATS["eyelink"], "sync": 0})
+    assert "TL30.asc: the times start at 3376.24 s, after the video's end (5.72 s): they are on the tracker's " \
+           "clock; set gaze: sync" in message
+
+
+def test_a_time_and_a_frame_column_are_refused(tmp_path_factory, lund, tl30):
+    viewer, seconds = tl30
+    own = tmp_path_factory.mktemp("both")
+    path = write_csv(own / "triple_jump.csv", "time,frame,x,y",
+                     zip(seconds, (seconds * 25).astype(int), viewer.x - 152, viewer.y - 96))
+    message = refused(tmp_path_factory, lund, "both", str(own / "{video}.csv"))
+    assert f"{path}, line 1, columns 'time' and 'frame': both a time and a frame column" in message
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ("name,x0,y0,x1,y1,start,end\nplayer,100,100,300,400,3,1\n",
+     "line 2, column 'end': AOI 'player' ends (1 s) at or before its start (3 s)"),
+    ("name,x0,y0,x1,y1\nscore,40,20,400,120\nplayer,800,300,1100,900\n",  # the README's 1080p example
+     "line 3, column 'x0': x0 = 800 lies outside the 720x576 frame"),
+])
+def test_bad_aois_are_refused(tmp_path_factory, lund, rows, expected):
+    own = tmp_path_factory.mktemp("aoi")
+    (own / "aoi.csv").write_text(rows)
+    message = refused(tmp_path_factory, lund, "aoi", {**FORMATS["csv"], "points": "samples"},
+                      aoi={"triple_jump": str(own / "aoi.csv")})
+    assert f"{own / 'aoi.csv'}, {expected}" in message
+
+
+@pytest.mark.parametrize("gaze, expected", [
+    (["data/a.csv", "data/b.csv"], "config 'gaze': a list is not accepted; give one path pattern with {video}"),
+    ({"files": "data/csv/{video}.csv", "time_units": "ms"}, "config 'gaze: time_units': not a gaze setting"),
+    ({"files": "data/csv/{video}.csv", "coordinates": "pixels"},
+     "config 'gaze: coordinates': 'pixels' is not one of video, screen"),
+])
+def test_config_mistakes_are_one_sentence(tmp_path_factory, lund, gaze, expected):
+    assert expected in refused(tmp_path_factory, lund, "config", gaze)

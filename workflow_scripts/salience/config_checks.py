@@ -23,3 +23,11 @@ def check_files(config: dict) -> None:
         from .models.per_frame import FixationHistory
 
         FixationHistory(config["fixation_history"])  # reads and checks the CSV
+
+
+def check_eyetracking_settings(config: dict) -> None:
+    """``gaze:``, ``aoi:`` and ``pixels_per_degree`` in one sentence each (before the schema's long messages)."""
+    from .evaluation.files import check_aoi_setting, settings_from_config
+
+    settings_from_config(config)
+    check_aoi_setting(config.get("aoi"))

@@ -170,6 +170,45 @@ def check_readable(path, video_stream="auto") -> None:
         raise VideoError(_no_frames(path, stream, problem))
 
 
+@dataclass(frozen=True)
+class Glance:
+    """A video as its first frame and its header give it: size (display orientation), rate, duration."""
+
+    width: int
+    height: int
+    fps: float
+    duration: float  # seconds from the first frame to the end (the header's estimate)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Estimated frame times on the video's timeline (frame / fps)."""
+        return np.arange(max(1, round(self.duration * self.fps))) / self.fps
+
+
+def glance(path, video_stream="auto") -> Glance:
+    """Size, rate and duration without a full decode: for checks when the run is planned (``probe`` is exact)."""
+    path = _check_file(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path, video_stream)
+        for frame, _ in _decode(container, stream, path):
+            if frame is None:
+                continue
+            width, height = frame.width, frame.height
+            if _rotation(frame) % 180:
+                width, height = height, width
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 25.0
+            first = float(frame.time or 0.0)
+            if stream.duration is not None and stream.time_base is not None:
+                end = float((stream.duration + (stream.start_time or 0)) * stream.time_base)
+            elif container.duration is not None:
+                end = (container.duration + (container.start_time or 0)) / 1e6
+            else:
+                end = first + (stream.frames or 1) / fps
+            return Glance(width, height, fps, max(end - first, 1.0 / fps))
+    raise VideoError(_no_frames(path, stream, None))
+
+
 def probe(path, *, on_decode_error: str = "stop", threads: int = 0, video_stream="auto") -> VideoInfo:
     """Decode the whole video once: frame count, timestamps, size, SAR, rotation, audio, codec.
 

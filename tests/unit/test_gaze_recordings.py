@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from salience.errors import ConfigError
-from salience.evaluation.points import GazeSettings, VideoFrames, check_recording, read_points
+from salience.evaluation.gaze import GazeSettings, VideoFrames, check_recording, read_points
 from salience.evaluation.trackers import TrackerFileError, read_recording
 
 VIDEO = VideoFrames(np.arange(10) / 25, 10 / 25, 64, 48)  # 10 frames at 25 fps, 64x48
@@ -178,7 +178,7 @@ def test_settings_are_checked():
 
 
 def test_points_csv_round_trip(tmp_path):
-    from salience.evaluation.points import Points, read_points_csv, write_points_csv
+    from salience.evaluation.gaze import Points, read_points_csv, write_points_csv
 
     points = [Points("P 1", np.array([3, 0]), np.array([1.5, 63.25]), np.array([2.0, 0.0]), np.array([7, 9]), {},
                      "samples")]
