@@ -22,7 +22,8 @@ def test_the_videos_timeline_starts_at_its_first_frame(late_ts):
     assert late_ts.audio_start == pytest.approx(late_ts.timestamps[0] - 0.2, abs=0.03)
     assert late_ts.origin == late_ts.timestamps[0]
     assert late_ts.times[0] == 0.0
-    np.testing.assert_allclose(late_ts.times, np.arange(14) / 25, atol=1e-9)
+    # exactly frame / 25, as fractions of the pts (a float subtraction of the timestamps is off by ulps)
+    np.testing.assert_array_equal(late_ts.times, np.arange(14) / 25)
     assert late_ts.duration == pytest.approx(14 / 25)
 
 

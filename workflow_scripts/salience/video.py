@@ -130,9 +130,18 @@ class VideoInfo:
 
     @property
     def times(self) -> tuple[float, ...]:
-        """Each frame's time on the video's timeline (``timestamps[i] - timestamps[0]``, seconds)."""
-        origin = self.timestamps[0]
-        return tuple(t - origin for t in self.timestamps)
+        """Each frame's time on the video's timeline: ``timestamps[i] - timestamps[0]``, seconds.
+
+        Computed from the pts as exact fractions and rounded once, so that the
+        frame 0.2 s after the first is at 0.2 (a float subtraction of the
+        timestamps could give 0.19999999999999973 and put the frame on the
+        wrong side of a time like an AOI's start).
+        """
+        if len(self.pts) != len(self.timestamps):
+            origin = self.timestamps[0]
+            return tuple(t - origin for t in self.timestamps)
+        base, first = Fraction(self.time_base), self.pts[0]
+        return tuple(float((p - first) * base) for p in self.pts)
 
     @property
     def duration(self) -> float:

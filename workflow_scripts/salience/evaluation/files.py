@@ -307,6 +307,8 @@ def checked_files(config: dict, videos: dict, cache_dir=None, results="results")
     settings = settings_from_config(config)
     gaze = participant_files(settings, set(videos)) if settings else {}
     aois = files_per_video("aoi", config.get("aoi"), set(videos))
+    if gaze and settings.pixels_per_degree is None and (settings.screen_cm is None or settings.distance_cm is None):
+        pixels_per_degree(settings, None)  # the config error, before any file is read
     stream = config.get("video_stream", "auto")
     facts = {vid: video_facts(videos[vid], Path(results) / vid / "probe.json", stream) for vid in {*gaze, *aois}}
     ppd = {}
