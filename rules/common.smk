@@ -19,7 +19,8 @@ from salience.config_checks import check_eyetracking_settings, check_files
 from salience.models import MODEL_OPTIONS, describe
 
 # gaze: and aoi: are checked first, each mistake one sentence (the schema's
-# messages for nested settings are long dumps).
+# messages for nested settings are long dumps); gaze's short forms become its
+# full form, whose defaults the schema fills in.
 try:
     check_eyetracking_settings(config)
 except SalienceError as error:

@@ -26,8 +26,10 @@ def check_files(config: dict) -> None:
 
 
 def check_eyetracking_settings(config: dict) -> None:
-    """``gaze:``, ``aoi:`` and ``pixels_per_degree`` in one sentence each (before the schema's long messages)."""
-    from .evaluation.files import check_aoi_setting, settings_from_config
+    """``gaze:``, ``aoi:`` and ``pixels_per_degree`` in one sentence each (before the schema's long messages);
+    ``gaze:``'s short forms are rewritten in its full form, whose defaults the schema fills in."""
+    from .evaluation.files import check_aoi_setting, normalized_gaze, settings_from_config
 
     settings_from_config(config)
     check_aoi_setting(config.get("aoi"))
+    config["gaze"] = normalized_gaze(config.get("gaze"))

@@ -61,6 +61,8 @@ def settings_from_config(config: dict) -> GazeSettings | None:
     if not isinstance(setting, dict):
         raise ConfigError(f"config 'gaze': {setting!r} must be a path pattern with {{video}} or a mapping "
                           "(gaze: {files: ..., format: ...})")
+    if "files" in setting and setting["files"] is None:
+        return None  # the schema's defaults alone: no gaze
     if "files" not in setting:  # {video id: path}
         for video, path in setting.items():
             if not isinstance(path, str):
@@ -145,6 +147,18 @@ def settings_from_config(config: dict) -> GazeSettings | None:
             raise ConfigError(f"config 'gaze': {physical[0]} needs {other} too (the viewing geometry that "
                               "turns pixels into degrees)")
     return GazeSettings(**values)
+
+
+def normalized_gaze(setting):
+    """Config ``gaze:`` in its one full form: the short forms become ``{files: ..., points: samples}``.
+
+    (So that the schema fills in the other settings' defaults.)
+    """
+    if not setting:
+        return {}
+    if isinstance(setting, str) or (isinstance(setting, dict) and "files" not in setting):
+        return {"files": setting, "points": "samples"}
+    return setting
 
 
 def _fixation_filter(setting) -> FixationFilter:
