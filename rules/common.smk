@@ -15,9 +15,16 @@ from snakemake.utils import validate
 # `pip install -e .` here, envs/salience.yaml for the jobs of --use-conda.
 from salience.errors import SalienceError
 from salience import frames, plan, settings, store, video
-from salience.config_checks import check_files
+from salience.config_checks import check_eyetracking_settings, check_files
 from salience.models import MODEL_OPTIONS, describe
 
+# gaze: and aoi: are checked first, each mistake one sentence (the schema's
+# messages for nested settings are long dumps); gaze's short forms become its
+# full form, whose defaults the schema fills in.
+try:
+    check_eyetracking_settings(config)
+except SalienceError as error:
+    raise WorkflowError(str(error)) from None
 validate(config, schema="../schemas/config.schema.yaml")
 # Every fact about the model comes from its description (salience.models).
 MODEL = describe(config["model"])

@@ -7,41 +7,68 @@
 include: "evaluate_inputs.smk"
 
 
+rule gaze_points:
+    input:
+        probe="results/{video}/probe.json",
+        files=gaze_files,
+    output:
+        "results/{video}/gaze_points.csv",
+    log:
+        "logs/{video}/gaze_points.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        # a function: the settings' {video} and {participant} are not wildcards
+        settings=lambda wildcards: GAZE_SETTINGS,
+        files=gaze_file_options,
+    shell:
+        "python -m salience gaze-points --probe {input.probe:q} --settings {params.settings:q} "
+        "--video {wildcards.video:q} {params.files} --output {output:q} > {log:q} 2>&1"
+
+
 rule evaluate_gaze:
     input:
         store="results/{video}/saliency.zarr",
         gaze=gaze_of,
     output:
-        "results/{video}/metrics.csv",
+        table="results/{video}/metrics.csv",
+        by_participant="results/{video}/metrics_by_participant.csv",
     log:
         "logs/{video}/evaluate_gaze.log",
     conda:
         "../envs/salience.yaml"
     threads: 2
     params:
-        blur=GAZE_BLUR,
+        blur=gaze_blur,
     shell:
-        "python -m salience evaluate {input.store:q} --gaze {input.gaze:q} "
-        "--output {output:q} {params.blur} --threads {threads} > {log:q} 2>&1"
+        "python -m salience evaluate {input.store:q} --gaze {input.gaze:q} --output {output.table:q} "
+        "--by-participant {output.by_participant:q} {params.blur} --threads {threads} > {log:q} 2>&1"
 
 
 rule summarize_metrics:
     input:
         [f"results/{vid}/metrics.csv" for vid in GAZE],
+        [f"results/{vid}/metrics_by_participant.csv" for vid in GAZE],
     output:
-        report(
+        summary=report(
             "results/metrics_summary.csv",
             caption="../report/metrics.rst",
             category="Metrics",
         ),
+        participants="results/participants_summary.csv",
     log:
         "logs/summarize_metrics.log",
     conda:
         "../envs/salience.yaml"
     params:
         pairs=" ".join(f"{vid}=results/{vid}/metrics.csv" for vid in GAZE),
+        participants=" ".join(
+            f"{vid}=results/{vid}/metrics_by_participant.csv" for vid in GAZE
+        ),
     shell:
-        "python -m salience summarize {params.pairs} --output {output:q} > {log:q} 2>&1"
+        "python -m salience summarize {params.pairs} --output {output.summary:q} "
+        "--participants {params.participants} --participants-output {output.participants:q} "
+        "> {log:q} 2>&1"
 
 
 rule areas_of_interest:
@@ -103,7 +130,7 @@ rule render_human:
         "../envs/salience.yaml"
     threads: 2
     params:
-        blur=GAZE_BLUR,
+        blur=gaze_blur,
         colormap=config["render"]["colormap"],
         normalization=config["render"]["normalization"],
         opacity=config["render"]["opacity"],
@@ -135,7 +162,7 @@ rule snapshots:
         "../envs/salience.yaml"
     params:
         gaze=lambda wc, input: (
-            f"--gaze {shlex.quote(input.gaze)} {GAZE_BLUR}"
+            f"--gaze {shlex.quote(input.gaze)} {gaze_blur(wc)}"
             if "gaze" in input.keys()
             else ""
         ),

@@ -1,6 +1,7 @@
 # Which videos have eye-tracking data (config gaze:, aoi:), checked when the
-# DAG is built: a bad CSV stops the run before any job, naming file, line and
-# column. Inputs and targets of rules/evaluate.smk.
+# DAG is built: a bad setting, a bad file, or gaze that misses its video stops
+# the run before any job, naming file, line and column. Inputs and targets of
+# rules/evaluate.smk.
 
 import shlex
 
@@ -9,27 +10,44 @@ from salience.evaluation.files import checked_files  # noqa: E402
 
 def _eyetracking_files():
     try:
-        return checked_files(config, set(VIDEOS), ".snakemake/salience-csv-checks")
+        return checked_files(config, VIDEOS, ".snakemake/salience-csv-checks")
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
 
 
-GAZE, AOI = _eyetracking_files()
+EYETRACKING = _eyetracking_files()
+GAZE, AOI = EYETRACKING.gaze, EYETRACKING.aoi
+
+
+def gaze_files(wildcards):
+    """The eye-tracking files of a video (one per participant, or one for all)."""
+    return [str(path) for path in GAZE[wildcards.video].values()]
+
+
+def gaze_file_options(wildcards):
+    """--participant-file NAME=PATH (participant from the file name) or --file PATH, quoted."""
+    options = []
+    for participant, path in GAZE[wildcards.video].items():
+        if participant is None:
+            options.append(f"--file {shlex.quote(str(path))}")
+        else:
+            options.append(f"--participant-file {shlex.quote(f'{participant}={path}')}")
+    return " ".join(options)
 
 
 def gaze_of(wildcards):
-    return str(GAZE[wildcards.video])
+    return f"results/{wildcards.video}/gaze_points.csv"
 
 
 def aoi_inputs(wildcards):
     inputs = {"aoi": str(AOI[wildcards.video])}
     if wildcards.video in GAZE:
-        inputs["gaze"] = str(GAZE[wildcards.video])
+        inputs["gaze"] = gaze_of(wildcards)
     return inputs
 
 
 def snapshot_inputs(wildcards):
-    return {"gaze": str(GAZE[wildcards.video])} if wildcards.video in GAZE else {}
+    return {"gaze": gaze_of(wildcards)} if wildcards.video in GAZE else {}
 
 
 def evaluation_outputs():
@@ -38,18 +56,25 @@ def evaluation_outputs():
         outputs += [f"results/{vid}/concentration.svg", f"results/{vid}/snapshots"]
         if vid in GAZE:
             outputs += [
+                f"results/{vid}/gaze_points.csv",
                 f"results/{vid}/metrics.csv",
+                f"results/{vid}/metrics_by_participant.csv",
                 f"results/{vid}/human_heatmap.mp4",
                 f"results/{vid}/model_vs_human.mp4",
             ]
         if vid in AOI:
             outputs += [f"results/{vid}/aoi.csv", f"results/{vid}/aoi.svg"]
     if GAZE:
-        outputs.append("results/metrics_summary.csv")
+        outputs += ["results/metrics_summary.csv", "results/participants_summary.csv"]
     return outputs
 
 
-GAZE_BLUR = (
-    f"--pixels-per-degree {config.get('pixels_per_degree')} "
-    f"--fwhm-degrees {config['gaze_fwhm_degrees']}"
-)
+def gaze_blur(wildcards):
+    """The blur of the human maps: pixels of this video per degree (config, or the viewing geometry)."""
+    return (
+        f"--pixels-per-degree {EYETRACKING.pixels_per_degree[wildcards.video]!r} "
+        f"--fwhm-degrees {config['gaze_fwhm_degrees']}"
+    )
+
+
+GAZE_SETTINGS = EYETRACKING.settings.to_json() if EYETRACKING.settings else "{}"

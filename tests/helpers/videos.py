@@ -80,6 +80,13 @@ def make_video(path: str | Path, *, frames: int = 40, size: str = "64x48", fps: 
     return path
 
 
+def make_late_ts(path: str | Path, *, frames: int = 14, lead: float = 0.2, offset: float = 1.48) -> Path:
+    """An MPEG-TS as OBS records one: its clock starts at ``offset`` s, the sound ``lead`` s before the picture."""
+    ffmpeg("-itsoffset", str(lead), *_lavfi(), *[a.format(seconds=frames / 25 + 1) for a in _SINE],
+           "-frames:v", str(frames), *_H264, "-c:a", "aac", "-output_ts_offset", str(offset), str(path))
+    return Path(path)
+
+
 def make_video_without_ffmpeg(path: str | Path, *, frames: int = 40, size: str = "64x48", fps: int = 25) -> Path:
     """``make_video`` through PyAV alone (no audio): for the GPU machine, which has no ffmpeg binary."""
     from fractions import Fraction

@@ -8,7 +8,7 @@ import pytest
 from helpers.stores import make_store, normalized
 
 from salience.__main__ import main
-from salience.evaluation.aoi import frame_rows, pixel_box, read_aoi_csv
+from salience.evaluation.aoi import check_inside, frame_rows, pixel_box, read_aoi_csv
 from salience.rendering.aoi_outlines import draw_aois
 from salience.evaluation.tables import TableError
 
@@ -43,11 +43,22 @@ def test_static_timed_and_moving_aois(tmp_path):
     ("name,x0,y0,x1,y1\nhud,0,0,one,1\n", r"line 2, column 'x1': 'one' is not a number"),
     ("name,x0,y0,x1,y1,time\ncar,0,0,1,1,1\ncar,0,0,2,2,\n", r"line 3, column 'time': AOI 'car' has 2 rows"),
     ("name,x0,y0,x1,y1,time\ncar,0,0,1,1,1\ncar,0,0,2,2,1\n", r"line 3, column 'time': AOI 'car' has two keyframes"),
+    ("name,x0,y0,x1,y1,start,end\nhud,0,0,1,1,5,2\n", r"line 2, column 'end': AOI 'hud' ends \(2 s\) at or before its start"),
+    ("name,x0,y0,x1,y1,start,end\nhud,0,0,1,1,2,2\n", r"line 2, column 'end': AOI 'hud' ends \(2 s\) at or before its start \(2 s\)"),
 ])
 def test_bad_aoi_csv_names_file_line_and_column(tmp_path, text, where):
     path = write(tmp_path, text)
     with pytest.raises(TableError, match=str(path).replace(".", r"\.") + ", " + where):
         read_aoi_csv(path)
+
+
+def test_aois_outside_the_frame_are_refused(tmp_path):
+    # the README's 1080p example on a 640x360 video
+    path = write(tmp_path, "name,x0,y0,x1,y1\nscore,40,20,400,120\nplayer,800,300,1100,900\n")
+    check_inside(path, read_aoi_csv(path), 1920, 1080)
+    with pytest.raises(TableError, match=str(path).replace(".", r"\.") + r", line 3, column 'x0': x0 = 800 lies "
+                                                                     r"outside the 640x360 frame .*'player'"):
+        check_inside(path, read_aoi_csv(path), 640, 360)
 
 
 def test_pixel_membership_by_pixel_centers():

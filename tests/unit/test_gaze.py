@@ -1,4 +1,4 @@
-"""Gaze CSVs in: strict reading, time to frame, dropped rows, the empirical density."""
+"""Gaze on frames: tidy CSVs and gaze_points.csv, time to frame, dropped rows, the empirical density."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from scipy.ndimage import gaussian_filter
 from helpers.stores import make_store, random_maps
 
 from salience.evaluation.density import EmpiricalDensity, sigma_pixels
-from salience.evaluation.gaze import Timeline, assign_to_frames, read_gaze_csv, timeline_of_store
-from salience.evaluation.tables import TableError
+from salience.evaluation.gaze import (GazeSettings, Points, Timeline, VideoFrames, load_gaze, load_gaze_by_participant,
+                                      read_points, timeline_of_store, write_points_csv)
+from salience.evaluation.trackers import TrackerFileError
 
 
 def write(tmp_path, text, name="gaze.csv"):
@@ -20,25 +21,25 @@ def write(tmp_path, text, name="gaze.csv"):
 
 
 @pytest.mark.parametrize("text, where", [
-    ("x,time\n1,0.1\n", r"line 1: the gaze CSV has no column y"),
-    ("x,y\n1,2\n", r"line 1: the gaze CSV has no column 'time' or 'frame'"),
+    ("x,time\n1,0.1\n", r"line 1: no column 'y'"),
+    ("x,y\n1,2\n", r"line 1: no column 'time' or 'frame'"),
     ("x,y,time\n1,2,0.1\n3,abc,0.2\n", r"line 3, column 'y': 'abc' is not a number"),
-    ("x,y,time\n1,2,0.1\n\n3,,0.2\n", r"line 4, column 'y': empty"),
     ("x,y,frame\n1,2,0\n1,2,1.5\n", r"line 3, column 'frame': 1.5 is not a frame index"),
-    ("x,y,time,duration\n1,2,0.1,long\n", r"line 2, column 'duration': 'long' is not a number"),
+    ("x,y,time,frame\n1,2,0.1,0\n", r"line 1, columns 'time' and 'frame': both a time and a frame column"),
 ])
-def test_bad_csv_names_file_line_and_column(tmp_path, text, where):
+def test_bad_tidy_csv_names_file_line_and_column(tmp_path, text, where):
     path = write(tmp_path, text)
-    with pytest.raises(TableError, match=str(path).replace(".", r"\.") + ", " + where):
-        read_gaze_csv(path)
+    with pytest.raises(TrackerFileError, match=str(path).replace(".", r"\.") + ", " + where):
+        load_gaze(path, Timeline(np.arange(4) / 10, 0.4), 8, 6)
 
 
-def test_optional_columns_and_spreadsheet_quirks(tmp_path):
-    path = write(tmp_path, "\ufeff x , y ,time,participant,duration\n1.5,2,0.25,p1,\n3,4,0.5,p2,0.2\n")
-    table = read_gaze_csv(path)
-    np.testing.assert_array_equal(table.columns["x"], [1.5, 3])
-    assert table.columns["participant"] == ["p1", "p2"]
-    assert np.isnan(table.columns["duration"][0]) and table.columns["duration"][1] == 0.2
+def test_tidy_csv_with_spreadsheet_quirks_and_lost_samples(tmp_path):
+    # a BOM, spaces around names, an ignored duration column, an empty cell: a lost sample, not an error
+    path = write(tmp_path, "\ufeffx,y,time,participant,duration\n1.5,2,0.25,p1,\n3,4,0.35,p2,0.2\n,5,0.1,p1,\n")
+    parts = load_gaze_by_participant(path, Timeline(np.arange(4) / 10, 0.4), 8, 6)
+    assert sorted(parts) == ["p1", "p2"]
+    assert parts["p1"].frames.tolist() == [2] and parts["p1"].x.tolist() == [1]
+    assert parts["p2"].frames.tolist() == [3] and parts["p2"].y.tolist() == [4]
 
 
 def test_time_to_frame_on_a_variable_frame_rate_timeline():
@@ -58,28 +59,41 @@ def test_store_timeline_from_time_array_or_fps(tmp_path):
     assert cfr.end == pytest.approx(0.16)
 
 
-def test_rows_outside_frame_or_video_are_dropped_and_counted(tmp_path):
+def test_rows_outside_frame_or_video_are_dropped(tmp_path):
     path = write(tmp_path, "x,y,time\n"
                  "0,0,0.0\n"        # frame 0, pixel (0, 0)
                  "7.9,5.99,0.12\n"  # frame 1 (0.1 <= t < 0.15), pixel (7, 5)
                  "8,1,0.2\n"        # x == width: outside the frame
                  "-0.01,1,0.2\n"    # outside
-                 "nan,1,0.2\n"      # lost sample: outside
+                 "nan,1,0.2\n"      # lost sample
                  "1,1,-0.1\n"       # before the video
                  "1,1,0.65\n"       # at the end: outside the video
                  "2,3,0.41\n")      # frame 3
     timeline = Timeline(np.array([0.0, 0.1, 0.15, 0.4]), 0.65)
-    gaze = assign_to_frames(read_gaze_csv(path), timeline, width=8, height=6)
-    assert gaze.dropped == {"outside the video": 2, "outside the frame": 3}
+    gaze = load_gaze(path, timeline, width=8, height=6)
     np.testing.assert_array_equal(gaze.frames, [0, 1, 3])
     assert [tuple(map(list, gaze.points(k))) for k in range(3)] == [([0], [0]), ([7], [5]), ([2], [3])]
+    (points,) = read_points(path, GazeSettings(points="samples"), VideoFrames(timeline.times, timeline.end, 8, 6))
+    assert points.dropped == {"lost": 1, "outside the video": 2, "outside the frame": 2}
 
 
 def test_frame_column_maps_directly(tmp_path):
     path = write(tmp_path, "frame,x,y\n2,1,1\n0,3,3\n2,4,4\n9,1,1\n")
-    gaze = assign_to_frames(read_gaze_csv(path), Timeline(np.arange(4) / 10, 0.4), width=8, height=6)
+    gaze = load_gaze(path, Timeline(np.arange(4) / 10, 0.4), width=8, height=6)
     np.testing.assert_array_equal(gaze.frames, [0, 2])
-    assert gaze.points(1)[0].tolist() == [1, 4] and gaze.dropped["outside the video"] == 1
+    assert gaze.points(1)[0].tolist() == [1, 4]
+
+
+def test_gaze_points_csv_is_read_as_written(tmp_path):
+    points = [Points("a", np.array([1, 1, 3]), np.array([1.5, 7.9, 0.0]), np.array([2.0, 5.99, 0.0]),
+                     np.array([5, 6, 7]), {}, "samples"),
+              Points("b", np.array([1]), np.array([3.0]), np.array([3.0]), np.array([9]), {}, "samples")]
+    timeline = Timeline(np.arange(4) / 10, 0.4)
+    write_points_csv(points, VideoFrames(timeline.times, timeline.end, 8, 6), tmp_path / "gaze_points.csv")
+    parts = load_gaze_by_participant(tmp_path / "gaze_points.csv", timeline, 8, 6)
+    assert parts["a"].frames.tolist() == [1, 3] and parts["a"].x.tolist() == [1, 7, 0]
+    both = load_gaze(tmp_path / "gaze_points.csv", timeline, 8, 6)
+    assert both.frames.tolist() == [1, 3] and sorted(both.points(0)[0].tolist()) == [1, 3, 7]
 
 
 @pytest.mark.parametrize("sigma", [0.4, 1.7, 3.0])

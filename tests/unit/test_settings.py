@@ -50,3 +50,15 @@ def test_command_line_defaults_are_the_settings(step):
         for field in dataclasses.fields(cls):
             if field.name in defaults:
                 assert defaults[field.name] == field.default, (step, field.name)
+
+
+def test_gaze_defaults_are_the_schema_defaults():
+    from salience.evaluation.files import KEYS, settings_from_config
+    from salience.evaluation.gaze import GazeSettings
+
+    schema = SCHEMA["properties"]["gaze"]["properties"]
+    assert tuple(schema) == KEYS  # every setting documented, none more
+    defaults = {key: spec["default"] for key, spec in schema.items()}
+    assert defaults["files"] is None and settings_from_config({"gaze": defaults}) is None  # no files: no gaze
+    filled = settings_from_config({"gaze": {**defaults, "files": "{video}.csv"}})
+    assert filled == GazeSettings(files="{video}.csv")

@@ -1,4 +1,4 @@
-"""The workflow with eye-tracking data, end to end: every output, the report, early CSV errors."""
+"""The workflow with eye-tracking data, end to end: every output, the report, early CSV errors, one timeline."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import yaml
 import helpers.snakemake
 from helpers.snakemake import snakemake
-from helpers.videos import make_video, stream_info
+from helpers.videos import make_late_ts, make_video, stream_info
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +58,17 @@ def test_every_evaluation_output(evaluated_run):
     metrics = list(csv.DictReader((results / "metrics.csv").open()))
     assert [int(r["frame"]) for r in metrics] == list(range(FRAMES))  # two points per frame
     assert {r["n_points"] for r in metrics} == {"2"}
-    log = (evaluated_run / "logs" / "clip" / "evaluate_gaze.log").read_text()
-    assert "1 rows dropped, outside the video" in log and "1 rows dropped, outside the frame" in log
+    log = (evaluated_run / "logs" / "clip" / "gaze_points.log").read_text()
+    assert "participant p0: 8 points (samples) on 8 frames; dropped: 1 outside the video" in log
+    assert "participant p1: 8 points (samples) on 8 frames; dropped: 1 outside the frame" in log
+    points = list(csv.DictReader((results / "gaze_points.csv").open()))
+    assert len(points) == 2 * FRAMES and {r["participant"] for r in points} == {"p0", "p1", "p2"}
+    by_participant = list(csv.DictReader((results / "metrics_by_participant.csv").open()))
+    assert sorted({(r["participant"], int(r["frame"])) for r in by_participant}) == sorted(
+        (f"p{i % 3}", i // 2) for i in range(2 * FRAMES))  # row i of the CSV: participant i % 3, frame i // 2
+    people = list(csv.DictReader((evaluated_run / "results" / "participants_summary.csv").open()))
+    assert [(r["video"], r["participant"], r["points"]) for r in people] == [
+        ("clip", "p0", "8"), ("clip", "p1", "8"), ("clip", "p2", "8")]
     summary = list(csv.DictReader((evaluated_run / "results" / "metrics_summary.csv").open()))
     assert [r["video"] for r in summary] == ["clip", "all"] and summary[0]["frames"] == str(FRAMES)
     mean_nss = sum(float(r["NSS"]) for r in metrics) / FRAMES
@@ -125,24 +134,25 @@ def test_aoi_outlines_on_the_overlay_rerender_only_the_videos(evaluated_run, tmp
 
 
 def test_videos_without_gaze_are_not_evaluated(tmp_path):
-    make_video(tmp_path / "clip.mp4", frames=6, size=f"{WIDTH}x{HEIGHT}")
+    make_video(tmp_path / "clip.mp4", frames=FRAMES, size=f"{WIDTH}x{HEIGHT}", fps=FPS)
     make_video(tmp_path / "other.mp4", frames=6, size=f"{WIDTH}x{HEIGHT}")
     write_data(tmp_path)
     write_config(tmp_path, videos=["clip.mp4", "other.mp4"])
     out = snakemake(tmp_path, "--dry-run", "--quiet", "rules").stdout
     jobs = dict(line.split() for line in out.splitlines()
                 if len(line.split()) == 2 and line.split()[1].isdigit())
-    assert jobs["evaluate_gaze"] == "1" and jobs["render_human"] == "1" and jobs["areas_of_interest"] == "1"
+    assert jobs["gaze_points"] == "1" and jobs["evaluate_gaze"] == "1" and jobs["render_human"] == "1"
+    assert jobs["areas_of_interest"] == "1"
     assert jobs["concentration"] == "2" and jobs["snapshots"] == "2" and jobs["summarize_metrics"] == "1"
 
 
 @pytest.mark.parametrize("file, text, needles", [
     ("gaze/clip.csv", "time,x,y\n0.1,1,1\n0.2,one,1\n", ["gaze/clip.csv, line 3, column 'x': 'one' is not a number"]),
-    ("gaze/clip.csv", "time,x\n0.1,1\n", ["gaze/clip.csv, line 1: the gaze CSV has no column y"]),
+    ("gaze/clip.csv", "time,x\n0.1,1\n", ["gaze/clip.csv, line 1: no column 'y'"]),
     ("aoi.csv", "name,x0,y0,x1\nhud,0,0,1\n", ["aoi.csv, line 1: the AOI CSV has no column y1"]),
 ])
 def test_bad_csv_stops_the_run_before_any_job(tmp_path, file, text, needles):
-    make_video(tmp_path / "clip.mp4", frames=6, size=f"{WIDTH}x{HEIGHT}")
+    make_video(tmp_path / "clip.mp4", frames=FRAMES, size=f"{WIDTH}x{HEIGHT}", fps=FPS)
     write_data(tmp_path)
     (tmp_path / file).write_text(text)
     write_config(tmp_path)
@@ -159,4 +169,39 @@ def test_gaze_without_viewing_geometry_is_a_config_error(tmp_path):
     del config["pixels_per_degree"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "--dry-run", check=False)
-    assert result.returncode != 0 and "needs 'pixels_per_degree'" in result.stdout + result.stderr
+    assert result.returncode != 0 and "needs the viewing geometry: 'pixels_per_degree'" in result.stdout + result.stderr
+
+
+def test_one_timeline_on_an_mpeg_ts_whose_clock_starts_late(tmp_path):
+    """A .ts whose first frame is at 1.48 s and more on its own clock: every time the workflow writes starts at 0.
+
+    The gaze (seconds from the first frame shown, as a lab counts them) lands
+    on the frame shown then; the store's times, the CSV outputs and the
+    rendered videos agree.
+    """
+    import numpy as np
+    import zarr
+
+    from salience import video
+
+    make_late_ts(tmp_path / "clip.ts", frames=14)
+    info = video.probe(tmp_path / "clip.ts")
+    assert info.timestamps[0] > 1.48
+    (tmp_path / "gaze").mkdir()
+    # one participant looking at (10, 10) at 0.04 s steps from 0: exactly frame k at time k * 0.04
+    (tmp_path / "gaze" / "clip.csv").write_text("time,x,y\n" + "".join(f"{k * 0.04:.2f},10,{k}\n" for k in range(14)))
+    (tmp_path / "aoi.csv").write_text("name,x0,y0,x1,y1,start,end\nlate,0,0,20,20,0.2,0.4\n")
+    write_config(tmp_path, videos=["clip.ts"], chunk_frames=14, aoi={"clip": "aoi.csv"})
+    snakemake(tmp_path, "--cores", "2")
+    results = tmp_path / "results" / "clip"
+    times = zarr.open_group(str(results / "saliency.zarr"), mode="r")["time"][:]
+    np.testing.assert_allclose(times, np.arange(14) / 25, atol=1e-9)
+    points = list(csv.DictReader((results / "gaze_points.csv").open()))
+    assert [(int(r["frame"]), int(float(r["y"]))) for r in points] == [(k, k) for k in range(14)]
+    for table in ("metrics.csv", "concentration.csv", "aoi.csv"):
+        rows = list(csv.DictReader((results / table).open()))
+        assert all(float(r["time"]) == pytest.approx(times[int(r["frame"])], abs=1e-9) for r in rows), table
+    aoi = {int(r["frame"]) for r in csv.DictReader((results / "aoi.csv").open()) if r["aoi"] == "late"}
+    assert aoi == set(range(5, 10))  # 0.2 <= t < 0.4 on the video's timeline
+    for output in ("heatmap.mp4", "overlay.mp4", "human_heatmap.mp4"):
+        np.testing.assert_allclose(video.probe(results / output).timestamps, times, atol=1e-3, err_msg=output)

@@ -80,10 +80,14 @@ def cmd_predict(args) -> None:
 def cmd_assemble(args) -> None:
     from . import store
 
+    from .video import load_probe
+
     info = json.loads(Path(args.probe).read_text())
-    timestamps = info.pop("timestamps", None)  # per frame: the time coordinate, not an attribute
+    times = list(load_probe(args.probe).times)  # per frame, on the video's timeline: the time coordinate
+    info.pop("timestamps", None)  # per frame, on the source's clock: stays in probe.json
     info.pop("pts", None)  # per frame, in stream ticks: stays in probe.json
     attrs = dict(info)
+    attrs["time_origin"] = load_probe(args.probe).origin  # the source-clock time of time 0
     attrs.update(json.loads(args.attrs) if args.attrs else {})
     if args.weights_record:
         record = json.loads(Path(args.weights_record).read_text())
@@ -93,7 +97,7 @@ def cmd_assemble(args) -> None:
         for path in store.remove_unplanned_chunks(args.chunks_dir, args.chunks):
             log.info("removed %s (not in the chunk plan, or left by a killed job)", path)
     store.assemble(args.chunks, args.output, frame_count=info["frame_count"], attrs=attrs,
-                   dtype=args.store_dtype, timestamps=timestamps)
+                   dtype=args.store_dtype, timestamps=times)
 
 
 # --- doctor ---------------------------------------------------------------------

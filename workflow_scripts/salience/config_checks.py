@@ -23,3 +23,13 @@ def check_files(config: dict) -> None:
         from .models.per_frame import FixationHistory
 
         FixationHistory(config["fixation_history"])  # reads and checks the CSV
+
+
+def check_eyetracking_settings(config: dict) -> None:
+    """``gaze:``, ``aoi:`` and ``pixels_per_degree`` in one sentence each (before the schema's long messages);
+    ``gaze:``'s short forms are rewritten in its full form, whose defaults the schema fills in."""
+    from .evaluation.files import check_aoi_setting, normalized_gaze, settings_from_config
+
+    settings_from_config(config)
+    check_aoi_setting(config.get("aoi"))
+    config["gaze"] = normalized_gaze(config.get("gaze"))

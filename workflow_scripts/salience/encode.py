@@ -4,9 +4,10 @@
 tagged). Each frame is written with its own presentation timestamp, so a
 variable-rate source stays variable-rate and a constant-rate one keeps its
 exact rate; the source's audio is re-encoded (AAC) on the same timeline, so it
-stays in sync, including audio that starts before the first frame. The output
-timeline is the source's, shifted so that its earliest stream starts at 0
-(``timeline_origin``): MPEG-TS clocks start anywhere.
+stays in sync. The output timeline is the video's: the source's shifted so
+that the first frame is at 0 (``VideoInfo.origin``; MPEG-TS clocks start
+anywhere), as every time the workflow writes; audio before the first frame
+is left out.
 
 An odd width or height is padded by one column/row, a copy of the last one,
 to the next even size (yuv420p stores colour at half resolution, so x264
@@ -53,20 +54,12 @@ def fps_fraction(fps) -> Fraction:
     return candidate
 
 
-def timeline_origin(info: VideoInfo, with_audio: bool) -> float:
-    """The source time that becomes 0 in the outputs: the earliest stream's start."""
-    start = info.timestamps[0]
-    if with_audio and info.audio_start is not None:
-        start = min(start, info.audio_start)
-    return start
-
-
 class H264Writer(CommitOnExit):
     """Encode RGB frames of a source video's timing to an H.264 file, atomically.
 
     ``info``: the source's probe; frames are written in its display
     orientation and size (``info.width`` x ``info.height``), frame ``i`` at
-    ``info.timestamps[i]`` shifted by ``timeline_origin``. The output carries
+    ``info.times[i]`` (its timestamp shifted by the first frame's). The output carries
     the source's SAR and rotation (frames are turned back to the coded
     orientation and tagged, as in the source). ``encoding`` (``settings.Encoding``):
     x264's crf, preset and threads; ``encoding.audio`` true: the source's
@@ -92,7 +85,7 @@ class H264Writer(CommitOnExit):
         self._staged = StagedFile(self.path, keep_extension=True)
         self._temp_path = self._staged.temp
         self._time_base = Fraction(info.time_base)
-        self._origin = timeline_origin(info, self.with_audio)
+        self._origin = info.origin
         self._origin_ticks = round(Fraction(self._origin) / self._time_base)
         self._state = "open"
         try:
@@ -217,7 +210,7 @@ class _AudioCopy:
         self.rate = rate
 
     def copy(self, until: float) -> None:
-        """Encode the source's audio up to ``until`` (source seconds)."""
+        """Encode the source's audio from the origin (the first frame) up to ``until`` (source seconds)."""
         import av
 
         resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate,
@@ -230,8 +223,11 @@ class _AudioCopy:
                     continue
                 if frame.time >= until:
                     break
+                frame = _from(frame, self.origin)
+                if frame is None:
+                    continue  # wholly before the first picture
                 if next_pts is None:  # the first sample's place on the output timeline
-                    next_pts = round((frame.time - self.origin) * self.rate)
+                    next_pts = max(0, round((frame.time - self.origin) * self.rate))
                 frame.pts = None  # the resampler counts samples from here on
                 for out in resampler.resample(frame):
                     self._encode(out, next_pts)
@@ -247,6 +243,25 @@ class _AudioCopy:
         frame.time_base = Fraction(1, self.rate)
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
+
+
+def _from(frame, origin: float):
+    """An audio frame without its samples before ``origin`` (None if all are before)."""
+    import av
+
+    skip = round((origin - frame.time) * frame.sample_rate)
+    if skip <= 0:
+        return frame
+    if skip >= frame.samples:
+        return None
+    planes = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    kept = planes[:, skip:] if frame.format.is_planar else planes[:, skip * channels:]
+    out = av.AudioFrame.from_ndarray(kept, format=frame.format.name, layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    out.time_base = Fraction(1, frame.sample_rate)
+    out.pts = round(origin * frame.sample_rate)
+    return out
 
 
 def _format_of(suffix: str) -> str | None:

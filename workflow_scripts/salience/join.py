@@ -40,7 +40,7 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
     """
     import av
 
-    from .encode import _MP4_FAMILY, _AudioCopy, _format_of, timeline_origin
+    from .encode import _MP4_FAMILY, _AudioCopy, _format_of
 
     segments = [FrameRange.parse(os.path.splitext(os.path.basename(os.fspath(p)))[0]) for p in segment_paths]
     _check_tiling(segments, info.frame_count, output)
@@ -48,7 +48,7 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
     suffix = os.path.splitext(output)[1] or ".mp4"
     with_audio = bool(audio and info.has_audio)
     time_base = Fraction(info.time_base)
-    origin_ticks = round(Fraction(timeline_origin(info, with_audio)) / time_base)
+    origin_ticks = round(Fraction(info.origin) / time_base)
     frame_pts = [p - origin_ticks for p in info.pts]  # the output's presentation times, frame order
     delay = _reorder_delay(segment_paths, segments, info, frame_pts, time_base)
     first_step = frame_pts[1] - frame_pts[0] if len(frame_pts) > 1 else 1
@@ -66,7 +66,7 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
                         if info.rotation % 360:
                             video_out.set_display_rotation(info.rotation % 360)
                         extradata = stream.codec_context.extradata
-                        audio_copy = (_AudioCopy(info, out, timeline_origin(info, True))
+                        audio_copy = (_AudioCopy(info, out, info.origin)
                                       if with_audio else None)
                     elif stream.codec_context.extradata != extradata:
                         raise VideoError(f"{path}: encoded with other parameters than the first segment "

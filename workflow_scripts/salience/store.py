@@ -9,7 +9,9 @@ reads it as a Dataset, ``salience.open`` adds a time index):
 - ``log_center_bias`` (y, x): the log center bias the model added (resized to
   the frame, normalized), float32.
 - ``frame`` (frame): video frame indices; ``time`` (frame): each frame's time
-  in seconds (the probe's timestamps, else frame / fps).
+  in seconds on the video's timeline, 0 at the first frame (the probe's
+  timestamps minus the first one, else frame / fps); the attribute
+  ``time_origin`` is the source-clock time of that 0.
 - group attributes: the video (probe) and everything that shaped the result.
 - consolidated metadata: readers never list the directory, so Snakemake's
   ``.snakemake_timestamp`` marker in it goes unnoticed.
@@ -480,7 +482,8 @@ def _write_coordinates(group: zarr.Group, times: np.ndarray) -> None:
     frame[:] = np.arange(count)
     time = group.create_array("time", shape=(count,), chunks=(max(count, 1),), dtype="float64",
                               dimension_names=("frame",), compressors=[ZstdCodec(level=3)],
-                              attributes={"long_name": "time of the frame in the video", "units": "s"})
+                              attributes={"long_name": "time of the frame on the video's timeline (0: its first frame)",
+                                          "units": "s"})
     time[:] = times
 
 

@@ -11,7 +11,10 @@ raw .h264/.hevc streams too), of the video stream ffmpeg picks
 
 Frame ``i`` is the i-th frame that plain sequential decoding gives; its
 presentation time is ``VideoInfo.timestamps[i]`` (seconds on the source's
-timeline, ``pts * time_base``). Container headers only estimate the frame
+clock, ``pts * time_base``), and ``VideoInfo.times[i]`` its time on the
+video's timeline, which every user-facing time of the workflow uses: 0 when
+the first frame is shown, whatever the container's clock says (an MPEG-TS
+may start at 1.48 s). Container headers only estimate the frame
 count (duration x rate), so the truth is one full decode, ``probe``.
 ``read_frames`` reaches frame ``start`` by seeking to its timestamp and checks
 every frame it yields against the probed timestamps; where that cannot be
@@ -120,6 +123,31 @@ class VideoInfo:
         """When the last frame stops showing: its timestamp plus the mean frame duration."""
         return self.timestamps[-1] + 1.0 / self.fps
 
+    @property
+    def origin(self) -> float:
+        """The source-clock time of the first frame: time 0 of the video's timeline."""
+        return self.timestamps[0]
+
+    @property
+    def times(self) -> tuple[float, ...]:
+        """Each frame's time on the video's timeline: ``timestamps[i] - timestamps[0]``, seconds.
+
+        Computed from the pts as exact fractions and rounded once, so that the
+        frame 0.2 s after the first is at 0.2 (a float subtraction of the
+        timestamps could give 0.19999999999999973 and put the frame on the
+        wrong side of a time like an AOI's start).
+        """
+        if len(self.pts) != len(self.timestamps):
+            origin = self.timestamps[0]
+            return tuple(t - origin for t in self.timestamps)
+        base, first = Fraction(self.time_base), self.pts[0]
+        return tuple(float((p - first) * base) for p in self.pts)
+
+    @property
+    def duration(self) -> float:
+        """When the last frame stops showing, on the video's timeline."""
+        return self.end_time - self.timestamps[0]
+
 
 def load_probe(path) -> VideoInfo:
     """The VideoInfo recorded in a probe.json (``python -m salience probe``)."""
@@ -149,6 +177,45 @@ def check_readable(path, video_stream="auto") -> None:
                 return
             problem = problem or error
         raise VideoError(_no_frames(path, stream, problem))
+
+
+@dataclass(frozen=True)
+class Glance:
+    """A video as its first frame and its header give it: size (display orientation), rate, duration."""
+
+    width: int
+    height: int
+    fps: float
+    duration: float  # seconds from the first frame to the end (the header's estimate)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Estimated frame times on the video's timeline (frame / fps)."""
+        return np.arange(max(1, round(self.duration * self.fps))) / self.fps
+
+
+def glance(path, video_stream="auto") -> Glance:
+    """Size, rate and duration without a full decode: for checks when the run is planned (``probe`` is exact)."""
+    path = _check_file(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path, video_stream)
+        for frame, _ in _decode(container, stream, path):
+            if frame is None:
+                continue
+            width, height = frame.width, frame.height
+            if _rotation(frame) % 180:
+                width, height = height, width
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 25.0
+            first = float(frame.time or 0.0)
+            if stream.duration is not None and stream.time_base is not None:
+                end = float((stream.duration + (stream.start_time or 0)) * stream.time_base)
+            elif container.duration is not None:
+                end = (container.duration + (container.start_time or 0)) / 1e6
+            else:
+                end = first + (stream.frames or 1) / fps
+            return Glance(width, height, fps, max(end - first, 1.0 / fps))
+    raise VideoError(_no_frames(path, stream, None))
 
 
 def probe(path, *, on_decode_error: str = "stop", threads: int = 0, video_stream="auto") -> VideoInfo:

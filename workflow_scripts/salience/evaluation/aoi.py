@@ -100,9 +100,29 @@ def read_aoi_csv(path) -> list[AOI]:
                              f"keyframes at {keyframes[duplicate[0]]:g} s")
         start = starts[rows[0]] if not math.isnan(starts[rows[0]]) else -math.inf
         end = ends[rows[0]] if not math.isnan(ends[rows[0]]) else math.inf
+        if not start < end:
+            raise TableError(f"{table.where(rows[0], 'end')}: AOI {name!r} ends ({end:g} s) at or before its start "
+                             f"({start:g} s); end must be after start (times on the video's timeline, seconds)")
         boxes = np.stack([col[c][rows] for c in ("x0", "y0", "x1", "y1")], axis=1)
         aois.append(AOI(name, boxes, keyframes, float(start), float(end)))
     return aois
+
+
+def check_inside(path, aois: list[AOI], width: int, height: int) -> None:
+    """Refuse AOIs that lie wholly or partly outside a ``width`` x ``height`` frame (TableError naming the row).
+
+    A rectangle meant for another size of video (the 1080p example on a
+    640x360 clip) would otherwise give empty or clipped areas without a word.
+    """
+    table = read_table(path, required=("x0", "y0", "x1", "y1"), text=("name",), what="AOI")
+    for row in range(len(table)):
+        for column, limit in (("x0", width), ("x1", width), ("y0", height), ("y1", height)):
+            value = table.columns[column][row]
+            if not 0 <= value <= limit:
+                raise TableError(
+                    f"{table.where(row, column)}: {column} = {value:g} lies outside the {width}x{height} frame "
+                    f"of the video (AOI {table.columns['name'][row]!r}); AOIs are in pixels of the video, "
+                    f"0-{width} across and 0-{height} down")
 
 
 def pixel_box(box, width: int, height: int) -> tuple[int, int, int, int]:

@@ -1,7 +1,8 @@
 """Command-line steps that compare maps with eye-tracking data (added to ``python -m salience``).
 
-    python -m salience evaluate STORE --gaze CSV --output metrics.csv --pixels-per-degree PPD
-    python -m salience summarize VIDEO=metrics.csv ... --output metrics_summary.csv
+    python -m salience gaze-points --probe probe.json --settings JSON [--video ID] --file F | --participant-file P=F ... --output gaze_points.csv
+    python -m salience evaluate STORE --gaze CSV --output metrics.csv --pixels-per-degree PPD [--by-participant CSV]
+    python -m salience summarize VIDEO=metrics.csv ... --output metrics_summary.csv [--participants VIDEO=CSV ... --participants-output CSV]
     python -m salience aoi STORE --aoi CSV --output aoi.csv [--plot aoi.svg] [--gaze CSV]
     python -m salience concentration STORE --output concentration.csv [--plot concentration.svg]
     python -m salience human STORE --probe probe.json --gaze CSV --heatmap human_heatmap.mp4 --pair model_vs_human.mp4
@@ -16,23 +17,47 @@ from ..errors import SalienceError
 from ..settings import add_encoding_options, add_style_options, encoding_from, style_from
 
 
+def cmd_gaze_points(args) -> None:
+    from ..video import load_probe
+    from .gaze import GazeSettings, VideoFrames, describe, read_points, write_points_csv
+
+    info = load_probe(args.probe)
+    video = VideoFrames(list(info.times), info.duration, info.width, info.height)
+    settings = GazeSettings.from_json(args.settings)
+    files = [(None, path) for path in args.file] + [_pair(item, "PARTICIPANT=FILE") for item in args.participant_file]
+    points = []
+    for participant, path in files:
+        found = read_points(path, settings, video, video_id=args.video, participant=participant)
+        describe(found, path)
+        points += found
+    rows = write_points_csv(points, video, args.output)
+    print(f"{args.output}: {rows} points of {len(points)} participants on the video's timeline")
+
+
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate
 
     evaluate(args.store, args.gaze, args.output, pixels_per_degree=args.pixels_per_degree,
-             fwhm_degrees=args.fwhm_degrees, workers=args.threads)
+             fwhm_degrees=args.fwhm_degrees, workers=args.threads, by_participant=args.by_participant)
+
+
+def _pair(item: str, form: str) -> tuple[str, str]:
+    name, sep, path = item.partition("=")
+    if not sep or not name or not path:
+        raise SalienceError(f"{item!r} must be {form}")
+    return name, path
 
 
 def cmd_summarize(args) -> None:
-    from .evaluate import summarize
+    from .evaluate import summarize, summarize_participants
 
-    files = {}
-    for item in args.metrics:
-        video, sep, path = item.partition("=")
-        if not sep or not video or not path:
-            raise SalienceError(f"summarize: {item!r} must be VIDEO=PATH (a video id and its metrics.csv)")
-        files[video] = path
-    summarize(files, args.output)
+    summarize(dict(_pair(item, "VIDEO=PATH (a video id and its metrics.csv)") for item in args.metrics),
+              args.output)
+    if args.participants:
+        if not args.participants_output:
+            raise SalienceError("summarize: --participants needs --participants-output")
+        summarize_participants(dict(_pair(item, "VIDEO=PATH") for item in args.participants),
+                               args.participants_output)
 
 
 def cmd_aoi(args) -> None:
@@ -82,10 +107,21 @@ def add_evaluation_steps(steps) -> None:
         p.add_argument("--fwhm-degrees", type=float, default=1.0,
                        help="full width at half maximum of the gaze blur, in degrees (default 1.0)")
 
-    p = steps.add_parser("evaluate", help="metrics of a store against a gaze CSV, per frame")
+    p = steps.add_parser("gaze-points", help="eye-tracking files to gaze_points.csv on the video's timeline")
+    p.add_argument("--probe", required=True, help="the video's probe.json (its frames' times and size)")
+    p.add_argument("--settings", default="{}", help="config gaze: as JSON (GazeSettings' fields)")
+    p.add_argument("--video", help="the video's id (for {video} in a sync message)")
+    p.add_argument("--file", action="append", default=[], help="a file (participants: its column, else its name)")
+    p.add_argument("--participant-file", action="append", default=[], metavar="PARTICIPANT=FILE")
+    p.add_argument("--output", required=True, help="gaze_points.csv to write")
+    p.set_defaults(func=cmd_gaze_points)
+
+    p = steps.add_parser("evaluate", help="metrics of a store against gaze, per frame (and participant)")
     p.add_argument("store")
-    p.add_argument("--gaze", required=True, help="CSV: x,y and time or frame (participant, duration optional)")
+    p.add_argument("--gaze", required=True, help="gaze_points.csv, or a CSV: x,y and time or frame (participant "
+                                                 "optional)")
     p.add_argument("--output", required=True, help="metrics.csv to write")
+    p.add_argument("--by-participant", help="metrics_by_participant.csv to write too")
     blur(p)
     p.add_argument("--threads", type=int, default=2, help="frames evaluated at once (default 2)")
     p.set_defaults(func=cmd_evaluate)
@@ -93,6 +129,8 @@ def add_evaluation_steps(steps) -> None:
     p = steps.add_parser("summarize", help="per-video means of metrics.csv files, and their mean")
     p.add_argument("metrics", nargs="+", metavar="VIDEO=METRICS_CSV")
     p.add_argument("--output", required=True)
+    p.add_argument("--participants", nargs="*", default=[], metavar="VIDEO=BY_PARTICIPANT_CSV")
+    p.add_argument("--participants-output", help="per video and participant means")
     p.set_defaults(func=cmd_summarize)
 
     p = steps.add_parser("aoi", help="density mass (and gaze share) per area of interest, per frame")

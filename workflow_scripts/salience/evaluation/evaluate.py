@@ -1,4 +1,4 @@
-"""Evaluate a saliency store against human gaze: metrics.csv per video, a summary over videos.
+"""Evaluate a saliency store against human gaze: metrics.csv (and per participant) per video, summaries.
 
 Streams: only frames with gaze are read, one store chunk (frame) per task;
 a few frames are read and evaluated at once on worker threads (the zarr
@@ -12,13 +12,14 @@ import csv
 import logging
 import math
 import os
+from contextlib import ExitStack
 
 import numpy as np
 
 from ..atomic import StagedCSV
 from ..errors import SalienceError
 from .density import sigma_pixels
-from .gaze import load_gaze, timeline_of_store
+from .gaze import load_gaze_by_participant, pooled, timeline_of_store
 from .metrics import COLUMNS, METRICS, VideoEvaluator
 from ..background import map_ahead
 from ..store import ARRAY, CENTER_BIAS, open_store
@@ -39,33 +40,59 @@ def log_center_bias(group, path) -> np.ndarray:
     return bias
 
 
+BY_PARTICIPANT_COLUMNS = ("participant", *COLUMNS)
+
+
 def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_degrees: float = 1.0,
-             workers: int = 2) -> int:
+             workers: int = 2, by_participant=None) -> int:
     """Write ``output`` (metrics.csv: ``metrics.COLUMNS``), one row per frame with gaze; return the row count.
 
-    ``workers`` threads read and evaluate frames at once (rows stay in frame order).
+    The points of all participants together make each frame's metrics.
+    ``by_participant``: also write this CSV (``BY_PARTICIPANT_COLUMNS``), the
+    same metrics of each participant's own points, one row per participant
+    and frame with their gaze (sAUC's negatives: their own points on other
+    frames). ``workers`` threads read and evaluate frames at once (rows stay
+    in frame order).
     """
     group = open_store(store_path)
     array = group[ARRAY]
     _, height, width = array.shape
     bias = log_center_bias(group, store_path)
     timeline = timeline_of_store(group, store_path)
-    gaze = load_gaze(gaze_path, timeline, width, height)
-    evaluator = VideoEvaluator(gaze, bias, sigma_pixels(pixels_per_degree, fwhm_degrees))
+    parts = load_gaze_by_participant(gaze_path, timeline, width, height)
+    gaze = pooled(parts, len(timeline.times), width, height)
+    log.info("%s: %d participants, %d points on %d frames", gaze_path, len(parts), gaze.n_points, len(gaze.frames))
+    sigma = sigma_pixels(pixels_per_degree, fwhm_degrees)
+    evaluator = VideoEvaluator(gaze, bias, sigma)
+    per_participant = {}
+    if by_participant is not None:
+        for who, mine in parts.items():
+            per_participant[who] = (VideoEvaluator(mine, bias, sigma), {int(f): k for k, f in enumerate(mine.frames)})
+
     def frame_metrics(k):
-        log_density = np.asarray(array[int(gaze.frames[k])], dtype=np.float32)
+        frame = int(gaze.frames[k])
+        log_density = np.asarray(array[frame], dtype=np.float32)
         if np.isnan(log_density.flat[0]):  # head: skip leaves whole frames NaN (assembly checked the rest)
             return None
-        return evaluator.frame(k, log_density)
+        mine = {who: ev.frame(index[frame], log_density) for who, (ev, index) in per_participant.items()
+                if frame in index}
+        return evaluator.frame(k, log_density), mine
 
     rows = 0
-    with StagedCSV(output, COLUMNS) as table:
-        for k, values in enumerate(map_ahead(frame_metrics, range(len(gaze.frames)), workers=workers)):
+    with ExitStack() as outputs:
+        table = outputs.enter_context(StagedCSV(output, COLUMNS))
+        people = outputs.enter_context(StagedCSV(by_participant, BY_PARTICIPANT_COLUMNS)) \
+            if by_participant is not None else None
+        for k, result in enumerate(map_ahead(frame_metrics, range(len(gaze.frames)), workers=workers)):
             frame = int(gaze.frames[k])
-            if values is None:
+            if result is None:
                 log.warning("%s: frame %d has no map (NaN); its gaze is not evaluated", store_path, frame)
                 continue
-            table.row([frame, float(timeline.times[frame])] + [values[c] for c in COLUMNS[2:]])
+            values, mine = result
+            time = float(timeline.times[frame])
+            table.row([frame, time] + [values[c] for c in COLUMNS[2:]])
+            for who, theirs in mine.items():
+                people.row([who, frame, time] + [theirs[c] for c in COLUMNS[2:]])
             rows += 1
     log.info("%s: %d frames evaluated", output, rows)
     return rows
@@ -99,3 +126,24 @@ def summarize(metrics_files: dict, output) -> None:
                 overall = [float(np.nanmean(per_video[:, i])) if np.isfinite(per_video[:, i]).any() else math.nan
                            for i in range(len(METRICS))]
             table.row(["all", sum(r[1] for r in rows), sum(r[2] for r in rows), *overall])
+
+
+PARTICIPANT_SUMMARY_COLUMNS = ("video", "participant", "frames", "points", *METRICS)
+
+
+def summarize_participants(files: dict, output) -> None:
+    """One row per video and participant: the mean of each metric over the participant's frames.
+
+    ``files``: video id -> its metrics_by_participant.csv.
+    """
+    with StagedCSV(output, PARTICIPANT_SUMMARY_COLUMNS) as table:
+        for video, path in files.items():
+            with open(path, newline="") as handle:
+                records = list(csv.DictReader(handle))
+            for who in dict.fromkeys(r["participant"] for r in records):
+                mine = [r for r in records if r["participant"] == who]
+                values = np.array([[float(r[m]) for m in METRICS] for r in mine], dtype=np.float64)
+                with np.errstate(all="ignore"):
+                    means = [float(np.nanmean(values[:, i])) if np.isfinite(values[:, i]).any() else math.nan
+                             for i in range(len(METRICS))]
+                table.row([video, who, len(mine), sum(int(r["n_points"]) for r in mine), *means])

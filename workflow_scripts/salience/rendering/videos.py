@@ -176,7 +176,7 @@ def _render_range(maps: FrameMaps, source: VideoInfo, encoded: VideoInfo, frames
             heat = apply_lut(scaled, lut)
             overlay = blend(next(video_frames), heat, style.opacity) if video_frames is not None else None
             if aois and overlay is not None:
-                draw_aois(overlay, aois, source.timestamps[index])
+                draw_aois(overlay, aois, source.timestamps[index] - source.origin)  # the video's timeline
             yield index, log_frame, heat, overlay
 
     with ExitStack() as outputs:  # on an exception every output is discarded
