@@ -141,9 +141,15 @@ class VideoEvaluator:
             density = self._per_thread.density = EmpiricalDensity(self.height, self.width, self.sigma)
         return density
 
-    def frame(self, k: int, log_density: np.ndarray) -> dict:
-        """Metrics of the k-th frame with gaze (``gaze.frames[k]``), given its log-density (H x W)."""
+    def frame(self, k: int, log_density: np.ndarray, among: np.ndarray | None = None) -> dict:
+        """Metrics of the k-th frame with gaze (``gaze.frames[k]``), given its log-density (H x W).
+
+        ``among`` (a mask over the frame's points): score only those points
+        (one participant's); the sAUC negatives stay the other frames' points.
+        """
         x, y = self.gaze.points(k)
+        if among is not None:
+            x, y = x[among], y[among]
         n = self.height * self.width
         if log_density.shape != (self.height, self.width):
             raise ValueError(f"frame {self.gaze.frames[k]} is {log_density.shape}, not {(self.height, self.width)}")
