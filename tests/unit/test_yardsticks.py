@@ -262,9 +262,13 @@ def test_dhf1k_definitions_equal_its_matlab_code(seed):
     fixated = np.flatnonzero(fixation)
     assert Y.dhf1k_nss(saliency, fixated) == pytest.approx(nss_m(saliency, fixation), abs=1e-12)
     assert Y.dhf1k_auc_judd(saliency, fixated) == pytest.approx(auc_judd_m(saliency, fixation), abs=1e-12)
-    jittered = auc_judd_m(saliency * 255 / saliency.max(), fixation,  # as a PNG's 0-255 map, jittered
-                          np.random.default_rng(seed).random(saliency.shape) / 1e7)
-    assert Y.dhf1k_auc_judd(saliency, fixated) == pytest.approx(jittered, abs=1e-6)
+    jitter = np.random.default_rng(seed).random(saliency.shape) / 1e7
+    jittered = auc_judd_m(saliency * 255 / saliency.max(), fixation, jitter)  # as a 0-255 image, jittered
+    assert Y.dhf1k_auc_judd(saliency, fixated, jitter) == pytest.approx(jittered, abs=1e-12)
+    assert jittered == pytest.approx(auc_judd_m(saliency, fixation), abs=1e-6)  # no ties: the jitter changes nothing
+    flat = np.where(saliency > np.median(saliency), saliency, 0.0)  # half the map tied at 0, as a human density
+    assert Y.dhf1k_auc_judd(flat, fixated, jitter) == pytest.approx(
+        auc_judd_m(flat * 255 / flat.max(), fixation, jitter), abs=1e-12)
     assert Y.dhf1k_cc(saliency, continuous) == pytest.approx(cc_m(saliency, continuous), abs=1e-12)
     assert Y.dhf1k_sim(saliency, continuous) == pytest.approx(similarity_m(saliency, continuous), abs=1e-12)
     # sAUC: with at least as many fixated pixels as other pixels every split takes all of them
@@ -310,7 +314,7 @@ def test_dhf1k_evaluator_on_a_frame():
         other = np.zeros((H, W))
         other.ravel()[negatives] = 1
         assert got["NSS"] == pytest.approx(nss_m(p, fixation), abs=1e-9)
-        assert got["AUC_Judd"] == pytest.approx(auc_judd_m(p, fixation), abs=1e-9)
+        assert got["AUC_Judd"] == pytest.approx(auc_judd_m(p, fixation), abs=1e-6)  # jittered: no ties here
         assert got["CC"] == pytest.approx(cc_m(p, continuous), abs=1e-9)
         assert got["SIM"] == pytest.approx(similarity_m(p, continuous), abs=1e-9)
         assert got["sAUC"] == pytest.approx(Y.dhf1k_sauc(p, np.flatnonzero(fixation), negatives), abs=1e-12)

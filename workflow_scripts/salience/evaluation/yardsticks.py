@@ -119,21 +119,30 @@ def dhf1k_nss(saliency: np.ndarray, fixated: np.ndarray) -> float:
     return float(np.mean((s[fixated] - s.mean()) / std)) if std > 0 else math.nan
 
 
-def dhf1k_auc_judd(saliency: np.ndarray, fixated: np.ndarray) -> float:
-    """``AUC_Judd.m`` (without its random jitter): thresholds at the fixated pixels' values.
+def dhf1k_auc_judd(saliency: np.ndarray, fixated: np.ndarray, jitter: np.ndarray | None = None) -> float:
+    """``AUC_Judd.m``: thresholds at the fixated pixels' values.
 
     Each fixated pixel's value is a threshold; true positives: the share of
     fixated pixels at or above it; false positives: the share of the other
     pixels at or above it; the curve's area by the trapezoid rule. Not the
     Mann-Whitney AUC: the straight segments between thresholds give each
-    pixel between two of them half a step more.
+    pixel between two of them half a step more. ``jitter`` (values in
+    [0, 1e-7), as the code's ``rand/10000000``) is added to the map scaled
+    as the 0-255 image the code reads: it breaks ties (a human density is
+    flat wherever nobody looked) and changes nothing else.
     """
-    s = _min_max(saliency.reshape(-1))
+    s = saliency.reshape(-1)
+    if jitter is not None:
+        s = s * (255.0 / s.max()) + jitter.reshape(-1)
+    s = _min_max(s)
     if np.isnan(s).any() or len(fixated) == 0:
         return math.nan
-    thresholds = np.sort(s[fixated])[::-1]
+    thresholds = np.sort(s[fixated])  # ascending here; the code sweeps them descending
     n, pixels = len(thresholds), len(s)
-    above = pixels - np.searchsorted(np.sort(s), thresholds, side="left")
+    # pixels at or above each threshold: count the thresholds each pixel reaches (no full sort)
+    reached = np.searchsorted(thresholds, s, side="right")
+    at_least = np.cumsum(np.bincount(reached, minlength=n + 1)[::-1])[::-1]  # [r]: pixels reaching >= r
+    above = at_least[1:][::-1]  # at or above each threshold, highest threshold first
     i = np.arange(1, n + 1)
     tp = np.concatenate([[0.0], i / n, [1.0]])
     fp = np.concatenate([[0.0], (above - i) / (pixels - n), [1.0]])
@@ -168,8 +177,9 @@ def dhf1k_cc(saliency: np.ndarray, continuous: np.ndarray) -> float:
     """``CC.m``: Pearson's correlation of the map and the continuous ground truth."""
     a = saliency.reshape(-1) - saliency.mean()
     b = continuous.reshape(-1) - continuous.mean()
-    denominator = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
-    return float(np.dot(a, b)) / denominator if denominator > 0 else math.nan
+    dot = lambda u, v: float(np.einsum("i,i->", u, v))  # noqa: E731  (einsum: no BLAS threads)
+    denominator = math.sqrt(dot(a, a) * dot(b, b))
+    return dot(a, b) / denominator if denominator > 0 else math.nan
 
 
 def dhf1k_sim(saliency: np.ndarray, continuous: np.ndarray) -> float:
@@ -190,7 +200,8 @@ class Dhf1kEvaluator(VideoEvaluator):
     other frames of the video (DHF1K draws from the whole split, and may
     draw the frame itself). Log-likelihood, information gain and KLDiv,
     which DHF1K does not report, keep their default definitions.
-    The draw of frames is seeded by the frame's index: reruns agree.
+    The draws (the frames, AUC_Judd's jitter) are seeded by the frame's
+    index: reruns agree.
     """
 
     SHUFFLED_FRAMES = 10
@@ -204,7 +215,8 @@ class Dhf1kEvaluator(VideoEvaluator):
         fixated = np.unique(y * self.width + x)
         p = np.exp(normalized_log(log_density)).reshape(-1)
         continuous = self.density.image(fixated % self.width, fixated // self.width).reshape(-1)
-        values.update(NSS=dhf1k_nss(p, fixated), AUC_Judd=dhf1k_auc_judd(p, fixated),
+        jitter = np.random.default_rng((self.SEED, int(self.gaze.frames[k]), 1)).random(p.size) / 1e7
+        values.update(NSS=dhf1k_nss(p, fixated), AUC_Judd=dhf1k_auc_judd(p, fixated, jitter),
                       sAUC=dhf1k_sauc(p, fixated, self.shuffled_negatives(k)),
                       CC=dhf1k_cc(p, continuous), SIM=dhf1k_sim(p, continuous))
         return values
