@@ -137,9 +137,14 @@ def load_gaze(path, timeline: Timeline, width: int, height: int) -> GazeOnFrames
     """Read a gaze CSV and place it on a video's frames, logging what was dropped."""
     table = read_gaze_csv(path)
     gaze = assign_to_frames(table, timeline, width, height)
+    log_placement(path, table, gaze, timeline, width, height)
+    return gaze
+
+
+def log_placement(path, table: Table, gaze: GazeOnFrames, timeline: Timeline, width: int, height: int) -> None:
+    """Log how many rows became points, and the rows dropped (with the video's extent, to check against)."""
     log.info("%s: %d rows, %d points on %d frames", path, len(table), gaze.n_points, len(gaze.frames))
     for reason, count in gaze.dropped.items():
         if count:
             log.warning("%s: %d rows dropped, %s (%d frames, %dx%d, %.3f s)", path, count, reason,
                         len(timeline.times), width, height, timeline.end)
-    return gaze

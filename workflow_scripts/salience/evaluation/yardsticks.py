@@ -47,7 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gaze import GazeOnFrames, Timeline, assign_to_frames
+from ..errors import ConfigError
+from .gaze import GazeOnFrames, Timeline, assign_to_frames, log_placement, read_gaze_csv
 from .metrics import LN2, METRICS, VideoEvaluator, auc, normalized_log
 from .tables import Table
 
@@ -102,6 +103,14 @@ def by_participant(table: Table, timeline: Timeline, width: int, height: int) ->
     start = np.append(first, len(frames)).astype(np.int64)
     gaze = GazeOnFrames(unique.astype(np.int64), start, x.astype(np.int64), y.astype(np.int64), dropped)
     return ParticipantGaze(gaze, codes.astype(np.int64), names)
+
+
+def load_by_participant(path, timeline: Timeline, width: int, height: int) -> ParticipantGaze:
+    """Read a gaze CSV and place it on a video's frames by participant, logging what was dropped."""
+    table = read_gaze_csv(path)
+    gaze = by_participant(table, timeline, width, height)
+    log_placement(path, table, gaze.gaze, timeline, width, height)
+    return gaze
 
 
 # --------------------------------------------------------------------------- the DHF1K definitions
@@ -254,6 +263,16 @@ PROFILES = {
 }
 
 
+def check_profile(config: dict) -> None:
+    """Refuse settings a profile overrides (run when the DAG is built)."""
+    profile = PROFILES[config.get("evaluation_profile", "default")]
+    if profile.fwhm_degrees is not None and config.get("gaze_fwhm_degrees", profile.fwhm_degrees) != profile.fwhm_degrees:
+        raise ConfigError(
+            f"evaluation_profile '{profile.name}' fixes the ground truth's blur at {profile.fwhm_degrees:g} degree "
+            f"FWHM (as its benchmark does), but gaze_fwhm_degrees is {config['gaze_fwhm_degrees']:g}: "
+            f"remove gaze_fwhm_degrees from the config (or set it to {profile.fwhm_degrees:g})")
+
+
 def human_points(evaluator: VideoEvaluator, x: np.ndarray, y: np.ndarray):
     """The points a profile blurs into a human density: all (default) or each pixel once (dhf1k)."""
     method = getattr(evaluator, "human_points", None)
@@ -397,3 +416,37 @@ def explained_information_gain(model_ig: float, humans_ig: float) -> float:
     if not (math.isfinite(model_ig) and math.isfinite(humans_ig)) or humans_ig <= 0:
         return math.nan
     return model_ig / humans_ig
+
+
+class ParticipantMeans:
+    """Running means over frames, per (predictor, participant): ``metrics_participants.csv``.
+
+    Sums only (a long recording with many viewers holds no per-frame rows);
+    a metric undefined on a frame is left out of that participant's mean.
+    """
+
+    def __init__(self):
+        self.frames: dict = {}
+        self.points: dict = {}
+        self.sums: dict = {}
+        self.counts: dict = {}
+
+    def add(self, participants: dict) -> None:
+        for key, values in participants.items():
+            self.frames[key] = self.frames.get(key, 0) + 1
+            self.points[key] = self.points.get(key, 0) + values["n_points"]
+            row = np.array([values[name] for name in METRICS], np.float64)
+            ok = np.isfinite(row)
+            self.sums[key] = self.sums.get(key, 0.0) + np.where(ok, row, 0.0)
+            self.counts[key] = self.counts.get(key, 0) + ok
+
+    def rows(self, names: tuple[str, ...]):
+        """(predictor, participant name, frames, points, {metric: mean}) by predictor, then participant."""
+        for predictor in PREDICTORS:
+            for code, name in enumerate(names):
+                key = (predictor, code)
+                if key not in self.frames:
+                    continue
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    means = self.sums[key] / self.counts[key]
+                yield predictor, name, self.frames[key], self.points[key], dict(zip(METRICS, means.tolist()))
