@@ -12,7 +12,8 @@ rule evaluate_gaze:
         store="results/{video}/saliency.zarr",
         gaze=gaze_of,
     output:
-        "results/{video}/metrics.csv",
+        metrics="results/{video}/metrics.csv",
+        participants="results/{video}/metrics_participants.csv",
     log:
         "logs/{video}/evaluate_gaze.log",
     conda:
@@ -20,14 +21,17 @@ rule evaluate_gaze:
     threads: 2
     params:
         blur=GAZE_BLUR,
+        profile=config["evaluation_profile"],
     shell:
         "python -m salience evaluate {input.store:q} --gaze {input.gaze:q} "
-        "--output {output:q} {params.blur} --threads {threads} > {log:q} 2>&1"
+        "--output {output.metrics:q} --participants-output {output.participants:q} "
+        "{params.blur} --profile {params.profile} --threads {threads} > {log:q} 2>&1"
 
 
 rule summarize_metrics:
     input:
         [f"results/{vid}/metrics.csv" for vid in GAZE],
+        [f"results/{vid}/metrics_participants.csv" for vid in GAZE],
     output:
         report(
             "results/metrics_summary.csv",
@@ -39,9 +43,39 @@ rule summarize_metrics:
     conda:
         "../envs/salience.yaml"
     params:
-        pairs=" ".join(f"{vid}=results/{vid}/metrics.csv" for vid in GAZE),
+        metrics=" ".join(f"{vid}=results/{vid}/metrics.csv" for vid in GAZE),
+        participants=" ".join(
+            f"{vid}=results/{vid}/metrics_participants.csv" for vid in GAZE
+        ),
+        profile=config["evaluation_profile"],
     shell:
-        "python -m salience summarize {params.pairs} --output {output:q} > {log:q} 2>&1"
+        "python -m salience summarize {params.metrics} --participants {params.participants} "
+        "--profile {params.profile} --output {output:q} > {log:q} 2>&1"
+
+
+# The report's first page (report/workflow.rst includes it): weights, the
+# summary tables, one labelled snapshot per video.
+rule overview:
+    input:
+        unpack(overview_inputs),
+    output:
+        report(
+            "results/overview.html",
+            caption="../report/overview.rst",
+            category="Overview",
+        ),
+    log:
+        "logs/overview.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        stores=" ".join(f"{vid}=results/{vid}/saliency.zarr" for vid in VIDEOS),
+        snapshots=" ".join(f"{vid}=results/{vid}/snapshots" for vid in VIDEOS),
+        summary="--summary results/metrics_summary.csv" if GAZE else "",
+        profile=config["evaluation_profile"],
+    shell:
+        "python -m salience overview --store {params.stores} --snapshots {params.snapshots} "
+        "{params.summary} --profile {params.profile} --output {output:q} > {log:q} 2>&1"
 
 
 rule areas_of_interest:

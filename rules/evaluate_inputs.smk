@@ -5,10 +5,12 @@
 import shlex
 
 from salience.evaluation.files import checked_files  # noqa: E402
+from salience.evaluation.yardsticks import check_profile  # noqa: E402
 
 
 def _eyetracking_files():
     try:
+        check_profile(config)
         return checked_files(config, set(VIDEOS), ".snakemake/salience-csv-checks")
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
@@ -32,13 +34,24 @@ def snapshot_inputs(wildcards):
     return {"gaze": str(GAZE[wildcards.video])} if wildcards.video in GAZE else {}
 
 
+def overview_inputs(wildcards):
+    inputs = {
+        "stores": [f"results/{vid}/saliency.zarr" for vid in VIDEOS],
+        "snapshots": [f"results/{vid}/snapshots" for vid in VIDEOS],
+    }
+    if GAZE:
+        inputs["summary"] = "results/metrics_summary.csv"
+    return inputs
+
+
 def evaluation_outputs():
-    outputs = []
+    outputs = ["results/overview.html"]
     for vid in VIDEOS:
         outputs += [f"results/{vid}/concentration.svg", f"results/{vid}/snapshots"]
         if vid in GAZE:
             outputs += [
                 f"results/{vid}/metrics.csv",
+                f"results/{vid}/metrics_participants.csv",
                 f"results/{vid}/human_heatmap.mp4",
                 f"results/{vid}/model_vs_human.mp4",
             ]

@@ -1,11 +1,13 @@
 """Command-line steps that compare maps with eye-tracking data (added to ``python -m salience``).
 
-    python -m salience evaluate STORE --gaze CSV --output metrics.csv --pixels-per-degree PPD
-    python -m salience summarize VIDEO=metrics.csv ... --output metrics_summary.csv
+    python -m salience evaluate STORE --gaze CSV --output metrics.csv [--participants-output CSV]
+                                --pixels-per-degree PPD [--profile default|dhf1k]
+    python -m salience summarize VIDEO=metrics.csv ... [--participants VIDEO=CSV ...] --output metrics_summary.csv
     python -m salience aoi STORE --aoi CSV --output aoi.csv [--plot aoi.svg] [--gaze CSV]
     python -m salience concentration STORE --output concentration.csv [--plot concentration.svg]
     python -m salience human STORE --probe probe.json --gaze CSV --heatmap human_heatmap.mp4 --pair model_vs_human.mp4
     python -m salience snapshots STORE --probe probe.json --output-dir DIR [--gaze CSV]
+    python -m salience overview --store VIDEO=STORE ... [--snapshots VIDEO=DIR ...] [--summary CSV] --output HTML
 """
 
 from __future__ import annotations
@@ -19,20 +21,40 @@ from ..settings import add_encoding_options, add_style_options, encoding_from, s
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate
 
-    evaluate(args.store, args.gaze, args.output, pixels_per_degree=args.pixels_per_degree,
-             fwhm_degrees=args.fwhm_degrees, workers=args.threads)
+    evaluate(args.store, args.gaze, args.output, participants_output=args.participants_output,
+             pixels_per_degree=args.pixels_per_degree, fwhm_degrees=args.fwhm_degrees,
+             profile=args.profile, workers=args.threads)
+
+
+def _pairs(items, what: str) -> dict:
+    """{video: path} from VIDEO=PATH arguments."""
+    pairs = {}
+    for item in items or ():
+        video, sep, path = item.partition("=")
+        if not sep or not video or not path:
+            raise SalienceError(f"{item!r} must be VIDEO=PATH (a video id and its {what})")
+        pairs[video] = path
+    return pairs
 
 
 def cmd_summarize(args) -> None:
     from .evaluate import summarize
 
-    files = {}
-    for item in args.metrics:
-        video, sep, path = item.partition("=")
-        if not sep or not video or not path:
-            raise SalienceError(f"summarize: {item!r} must be VIDEO=PATH (a video id and its metrics.csv)")
-        files[video] = path
-    summarize(files, args.output)
+    summarize(_pairs(args.metrics, "metrics.csv"), args.output,
+              participants_files=_pairs(args.participants, "metrics_participants.csv") or None,
+              profile=args.profile)
+
+
+def cmd_overview(args) -> None:
+    import zarr
+
+    from .overview import write_overview
+    from .snapshots import front_picture
+
+    snapshots = _pairs(args.snapshots, "snapshots directory")
+    videos = {video: (dict(zarr.open_group(store, mode="r").attrs), front_picture(snapshots.get(video)))
+              for video, store in _pairs(args.store, "saliency.zarr").items()}
+    write_overview(args.output, videos=videos, summary=args.summary, profile=args.profile)
 
 
 def cmd_aoi(args) -> None:
@@ -82,18 +104,36 @@ def add_evaluation_steps(steps) -> None:
         p.add_argument("--fwhm-degrees", type=float, default=1.0,
                        help="full width at half maximum of the gaze blur, in degrees (default 1.0)")
 
+    def profile(p):
+        p.add_argument("--profile", choices=("default", "dhf1k"), default="default",
+                       help="evaluation profile: default (pysaliency's definitions) or dhf1k (the DHF1K "
+                            "benchmark's); see docs/evaluation.md")
+
     p = steps.add_parser("evaluate", help="metrics of a store against a gaze CSV, per frame")
     p.add_argument("store")
     p.add_argument("--gaze", required=True, help="CSV: x,y and time or frame (participant, duration optional)")
     p.add_argument("--output", required=True, help="metrics.csv to write")
+    p.add_argument("--participants-output", help="metrics_participants.csv to write (each viewer's means)")
     blur(p)
+    profile(p)
     p.add_argument("--threads", type=int, default=2, help="frames evaluated at once (default 2)")
     p.set_defaults(func=cmd_evaluate)
 
     p = steps.add_parser("summarize", help="per-video means of metrics.csv files, and their mean")
     p.add_argument("metrics", nargs="+", metavar="VIDEO=METRICS_CSV")
+    p.add_argument("--participants", nargs="+", metavar="VIDEO=PARTICIPANTS_CSV",
+                   help="the videos' metrics_participants.csv (the humans' fitted center-bias weight)")
     p.add_argument("--output", required=True)
+    profile(p)
     p.set_defaults(func=cmd_summarize)
+
+    p = steps.add_parser("overview", help="the report's first page (an HTML fragment)")
+    p.add_argument("--store", nargs="+", required=True, metavar="VIDEO=STORE")
+    p.add_argument("--snapshots", nargs="*", metavar="VIDEO=DIR", help="each video's snapshots: one is shown")
+    p.add_argument("--summary", help="metrics_summary.csv (with gaze)")
+    p.add_argument("--output", required=True)
+    profile(p)
+    p.set_defaults(func=cmd_overview)
 
     p = steps.add_parser("aoi", help="density mass (and gaze share) per area of interest, per frame")
     p.add_argument("store")
