@@ -65,8 +65,12 @@ def evaluate(store_path, gaze_path, output, *, participants_output=None, pixels_
     gaze = load_by_participant(gaze_path, timeline, width, height)
     sticks = Yardsticks(gaze, bias, sigma_pixels(pixels_per_degree, chosen.sigma_fwhm(fwhm_degrees)),
                         chosen.evaluator)
-    log.info("%s: %d viewers; the humans' mixture gives the center bias a weight of %.4f", gaze_path,
-             len(gaze.names), sticks.center_bias_weight)
+    if len(gaze.names) < 2:
+        log.warning("%s: one participant only (no 'participant' column, or one value in it): no humans_loo "
+                    "yardstick, which predicts each viewer by the others", gaze_path)
+    else:
+        log.info("%s: %d viewers; the humans' mixture gives the center bias a weight of %.4f", gaze_path,
+                 len(gaze.names), sticks.center_bias_weight)
     frames = gaze.gaze.frames
 
     def frame_metrics(k):
