@@ -243,3 +243,15 @@ def test_csv_outputs_appear_whole_or_not_at_all(tmp_path):
     with StagedCSV(tmp_path / "m.csv", ["a", "b"]) as table:
         table.row([0.1, math.nan])
     assert (tmp_path / "m.csv").read_bytes() == b"a,b\n0.1,nan\n" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_one_participant_gives_no_humans_rows_and_says_so(tmp_path, caplog):
+    from salience.evaluation.evaluate import evaluate
+
+    store = make_store(tmp_path / "s.zarr", random_maps(np.random.default_rng(8), 3, 12, 16))
+    gaze = tmp_path / "gaze.csv"
+    gaze.write_text("frame,x,y\n0,3,3\n0,9,9\n1,5,2\n")
+    evaluate(store, gaze, tmp_path / "m.csv", participants_output=tmp_path / "p.csv", pixels_per_degree=3)
+    assert {r["predictor"] for r in csv.DictReader((tmp_path / "m.csv").open())} == {"model", "center_bias"}
+    assert [r["participant"] for r in csv.DictReader((tmp_path / "p.csv").open())] == ["", ""]
+    assert "one participant only" in caplog.text
