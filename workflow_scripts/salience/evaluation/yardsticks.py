@@ -376,10 +376,12 @@ class Yardsticks:
         codes = self.gaze.codes(k)
         overall = {"model": evaluate(k, log_density), "center_bias": evaluate(k, self.log_b32)}
         participants = {}
-        for q in np.unique(codes).tolist():
-            own = codes == q
-            participants[("model", q)] = evaluate(k, log_density, own)
-            participants[("center_bias", q)] = evaluate(k, self.log_b32, own)
+        present = np.unique(codes).tolist()
+        for q in present:
+            for predictor, log_map in (("model", log_density), ("center_bias", self.log_b32)):
+                # alone in the frame, a viewer's points are the frame's: scored already
+                participants[(predictor, q)] = overall[predictor] if len(present) == 1 else \
+                    evaluate(k, log_map, codes == q)
         flat = y * self.evaluator.width + x
         humans = []
         for q, own, others in others_of(codes):
