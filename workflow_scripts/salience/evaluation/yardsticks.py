@@ -49,7 +49,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .gaze import GazeOnFrames, Timeline, assign_to_frames, log_placement, read_gaze_csv
-from .metrics import LN2, METRICS, VideoEvaluator, auc, normalized_log
+from .metrics import LN2, METRICS, PreparedMap, VideoEvaluator, auc
 from .tables import Table
 
 PREDICTORS = ("model", "center_bias", "humans_loo")
@@ -216,13 +216,14 @@ class Dhf1kEvaluator(VideoEvaluator):
     SHUFFLED_FRAMES = 10
     SEED = 1729
 
-    def frame(self, k: int, log_density: np.ndarray, among: np.ndarray | None = None) -> dict:
-        values = super().frame(k, log_density, among)
+    def frame(self, k: int, log_density, among: np.ndarray | None = None) -> dict:
+        prepared = log_density if isinstance(log_density, PreparedMap) else self.prepare(log_density)
+        values = super().frame(k, prepared, among)
         x, y = self.gaze.points(k)
         if among is not None:
             x, y = x[among], y[among]
         fixated = np.unique(y * self.width + x)
-        p = np.exp(normalized_log(log_density)).reshape(-1)
+        p = prepared.p / prepared.total
         continuous = self.density.image(fixated % self.width, fixated // self.width).reshape(-1)
         jitter = np.random.default_rng((self.SEED, int(self.gaze.frames[k]), 1)).random(p.size) / 1e7
         values.update(NSS=dhf1k_nss(p, fixated), AUC_Judd=dhf1k_auc_judd(p, fixated, jitter),
@@ -338,7 +339,7 @@ class Yardsticks:
         self.gaze = gaze
         self.evaluator = evaluator(gaze.gaze, log_center_bias, sigma)
         self.log_b = self.evaluator.log_b.reshape(log_center_bias.shape)  # normalized, float64
-        self.log_b32 = self.log_b.astype(np.float32)
+        self.center_bias_map = self.evaluator.prepare(self.log_b.astype(np.float32))  # every frame's
         self.pixels = self.log_b.size
         self.center_bias_weight = fit_center_bias_weight(*self._gold_and_bias_at_points())
 
@@ -374,11 +375,12 @@ class Yardsticks:
         evaluate = self.evaluator.frame
         x, y = self.gaze.gaze.points(k)
         codes = self.gaze.codes(k)
-        overall = {"model": evaluate(k, log_density), "center_bias": evaluate(k, self.log_b32)}
+        model_map = self.evaluator.prepare(log_density)  # once for all the frame's viewers
+        overall = {"model": evaluate(k, model_map), "center_bias": evaluate(k, self.center_bias_map)}
         participants = {}
         present = np.unique(codes).tolist()
         for q in present:
-            for predictor, log_map in (("model", log_density), ("center_bias", self.log_b32)):
+            for predictor, log_map in (("model", model_map), ("center_bias", self.center_bias_map)):
                 # alone in the frame, a viewer's points are the frame's: scored already
                 participants[(predictor, q)] = overall[predictor] if len(present) == 1 else \
                     evaluate(k, log_map, codes == q)
