@@ -282,6 +282,14 @@ def test_dhf1k_definitions_equal_its_matlab_code(seed):
         auc_shuffled_m(saliency, fixation, other, rng, n_splits=4000), abs=4e-3)
 
 
+def test_dhf1k_metrics_of_a_constant_map_are_undefined():
+    uniform = np.exp(np.full((576, 720), -np.log(576 * 720), np.float32).astype(np.float64))  # sums with noise
+    fixated, other = np.array([5, 900, 4000]), np.array([7, 77])
+    assert math.isnan(Y.dhf1k_nss(uniform, fixated))  # as NSS.m: 0 / 0
+    assert math.isnan(Y.dhf1k_sauc(uniform, fixated, other))  # AUC_shuffled.m: "NaN saliencyMap"
+    assert math.isnan(Y.dhf1k_sim(uniform, uniform))
+
+
 def test_dhf1k_judd_auc_differs_from_the_pairwise_auc():
     """The trapezoid between thresholds credits half a step: not pysaliency's AUC (a reason for the profile)."""
     saliency = np.arange(10.0)

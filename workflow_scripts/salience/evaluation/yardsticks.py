@@ -124,8 +124,9 @@ def _min_max(values: np.ndarray) -> np.ndarray:
 def dhf1k_nss(saliency: np.ndarray, fixated: np.ndarray) -> float:
     """``NSS.m``: the map standardised (std with N - 1), its mean at the fixated pixels (each once)."""
     s = saliency.reshape(-1)
-    std = s.std(ddof=1)
-    return float(np.mean((s[fixated] - s.mean()) / std)) if std > 0 else math.nan
+    mean, std = s.mean(), s.std(ddof=1)
+    # a constant map (a uniform center bias) has no NSS: its std is rounding noise, not spread
+    return float(np.mean((s[fixated] - mean) / std)) if std > 1e-12 * abs(mean) else math.nan
 
 
 def dhf1k_auc_judd(saliency: np.ndarray, fixated: np.ndarray, jitter: np.ndarray | None = None) -> float:
