@@ -31,8 +31,8 @@ rule evaluate_gaze:
         store="results/{video}/saliency.zarr",
         gaze=gaze_of,
     output:
-        table="results/{video}/metrics.csv",
-        by_participant="results/{video}/metrics_by_participant.csv",
+        metrics="results/{video}/metrics.csv",
+        participants="results/{video}/metrics_participants.csv",
     log:
         "logs/{video}/evaluate_gaze.log",
     conda:
@@ -40,35 +40,61 @@ rule evaluate_gaze:
     threads: 2
     params:
         blur=gaze_blur,
+        profile=config["evaluation_profile"],
     shell:
-        "python -m salience evaluate {input.store:q} --gaze {input.gaze:q} --output {output.table:q} "
-        "--by-participant {output.by_participant:q} {params.blur} --threads {threads} > {log:q} 2>&1"
+        "python -m salience evaluate {input.store:q} --gaze {input.gaze:q} "
+        "--output {output.metrics:q} --participants-output {output.participants:q} "
+        "{params.blur} --profile {params.profile} --threads {threads} > {log:q} 2>&1"
 
 
 rule summarize_metrics:
     input:
         [f"results/{vid}/metrics.csv" for vid in GAZE],
-        [f"results/{vid}/metrics_by_participant.csv" for vid in GAZE],
+        [f"results/{vid}/metrics_participants.csv" for vid in GAZE],
     output:
-        summary=report(
+        report(
             "results/metrics_summary.csv",
             caption="../report/metrics.rst",
             category="Metrics",
         ),
-        participants="results/participants_summary.csv",
     log:
         "logs/summarize_metrics.log",
     conda:
         "../envs/salience.yaml"
     params:
-        pairs=" ".join(f"{vid}=results/{vid}/metrics.csv" for vid in GAZE),
+        metrics=" ".join(f"{vid}=results/{vid}/metrics.csv" for vid in GAZE),
         participants=" ".join(
-            f"{vid}=results/{vid}/metrics_by_participant.csv" for vid in GAZE
+            f"{vid}=results/{vid}/metrics_participants.csv" for vid in GAZE
         ),
+        profile=config["evaluation_profile"],
     shell:
-        "python -m salience summarize {params.pairs} --output {output.summary:q} "
-        "--participants {params.participants} --participants-output {output.participants:q} "
-        "> {log:q} 2>&1"
+        "python -m salience summarize {params.metrics} --participants {params.participants} "
+        "--profile {params.profile} --output {output:q} > {log:q} 2>&1"
+
+
+# The report's first page (report/workflow.rst includes it): weights, the
+# summary tables, one labelled snapshot per video.
+rule overview:
+    input:
+        unpack(overview_inputs),
+    output:
+        report(
+            "results/overview.html",
+            caption="../report/overview.rst",
+            category="Overview",
+        ),
+    log:
+        "logs/overview.log",
+    conda:
+        "../envs/salience.yaml"
+    params:
+        stores=" ".join(f"{vid}=results/{vid}/saliency.zarr" for vid in VIDEOS),
+        snapshots=" ".join(f"{vid}=results/{vid}/snapshots" for vid in VIDEOS),
+        summary="--summary results/metrics_summary.csv" if GAZE else "",
+        profile=config["evaluation_profile"],
+    shell:
+        "python -m salience overview --store {params.stores} --snapshots {params.snapshots} "
+        "{params.summary} --profile {params.profile} --output {output:q} > {log:q} 2>&1"
 
 
 rule areas_of_interest:

@@ -6,10 +6,12 @@
 import shlex
 
 from salience.evaluation.files import checked_files  # noqa: E402
+from salience.evaluation.yardsticks import check_profile  # noqa: E402
 
 
 def _eyetracking_files():
     try:
+        check_profile(config)
         return checked_files(config, VIDEOS, ".snakemake/salience-csv-checks")
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
@@ -50,22 +52,32 @@ def snapshot_inputs(wildcards):
     return {"gaze": gaze_of(wildcards)} if wildcards.video in GAZE else {}
 
 
+def overview_inputs(wildcards):
+    inputs = {
+        "stores": [f"results/{vid}/saliency.zarr" for vid in VIDEOS],
+        "snapshots": [f"results/{vid}/snapshots" for vid in VIDEOS],
+    }
+    if GAZE:
+        inputs["summary"] = "results/metrics_summary.csv"
+    return inputs
+
+
 def evaluation_outputs():
-    outputs = []
+    outputs = ["results/overview.html"]
     for vid in VIDEOS:
         outputs += [f"results/{vid}/concentration.svg", f"results/{vid}/snapshots"]
         if vid in GAZE:
             outputs += [
                 f"results/{vid}/gaze_points.csv",
                 f"results/{vid}/metrics.csv",
-                f"results/{vid}/metrics_by_participant.csv",
+                f"results/{vid}/metrics_participants.csv",
                 f"results/{vid}/human_heatmap.mp4",
                 f"results/{vid}/model_vs_human.mp4",
             ]
         if vid in AOI:
             outputs += [f"results/{vid}/aoi.csv", f"results/{vid}/aoi.svg"]
     if GAZE:
-        outputs += ["results/metrics_summary.csv", "results/participants_summary.csv"]
+        outputs.append("results/metrics_summary.csv")
     return outputs
 
 

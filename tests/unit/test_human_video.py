@@ -54,4 +54,7 @@ def test_snapshots_spread_over_the_video(tmp_path):
     write_snapshots(store, probe(tmp_path / "clip.mp4"), tmp_path / "snaps", gaze_path=gaze, pixels_per_degree=3)
     names = sorted(p.name for p in (tmp_path / "snaps").iterdir())
     assert names == ["frame_000000.png", "frame_000003.png", "frame_000005.png", "frame_000008.png"]
-    assert cv2.imread(str(tmp_path / "snaps" / names[1])).shape == (24, 64, 3)  # model | human
+    pair = cv2.imread(str(tmp_path / "snaps" / names[1]))  # model | human, titled, a colour bar
+    write_snapshots(store, probe(tmp_path / "clip.mp4"), tmp_path / "alone")
+    alone = cv2.imread(str(tmp_path / "alone" / names[1]))  # the model only
+    assert pair.shape[0] == alone.shape[0] and pair.shape[1] > 1.6 * alone.shape[1] > 400

@@ -13,7 +13,7 @@ from helpers.stores import make_store, normalized, random_maps
 
 from salience.__main__ import main
 from salience.evaluation.density import sigma_pixels
-from salience.evaluation.evaluate import summarize
+from salience.evaluation.evaluate import FRAME_COLUMNS, summarize
 from salience.evaluation.gaze import GazeOnFrames
 from salience.evaluation.metrics import COLUMNS, EPS, VideoEvaluator, auc
 
@@ -125,8 +125,13 @@ def test_evaluate_cli_streams_the_store_and_writes_one_row_per_frame_with_gaze(t
     out = tmp_path / "metrics.csv"
     assert main(["evaluate", str(store), "--gaze", str(gaze), "--output", str(out),
                  "--pixels-per-degree", "4"]) == 0
-    rows = list(csv.DictReader(out.open()))
-    assert tuple(rows[0]) == COLUMNS
+    every = list(csv.DictReader(out.open()))
+    assert tuple(every[0]) == FRAME_COLUMNS
+    # a row per frame for the model and its center bias; the humans where two viewers share a frame
+    assert [(r["predictor"], r["frame"]) for r in every[:4]] == [
+        ("model", "0"), ("center_bias", "0"), ("humans_loo", "0"), ("model", "1")]
+    assert [r["frame"] for r in every if r["predictor"] == "humans_loo"] == ["0"]
+    rows = [r for r in every if r["predictor"] == "model"]
     assert [(int(r["frame"]), float(r["time"]), int(r["n_points"])) for r in rows] == \
         [(0, 0.0, 2), (1, 0.1, 1), (3, 0.4, 1), (5, 0.55, 1)]
     gaze_on = on_frames([(0, [(1, 3), (15, 11)]), (1, [(4, 4)]), (3, [(0, 0)]), (5, [(3, 3)])])
@@ -171,16 +176,35 @@ def test_store_without_center_bias_is_refused_with_the_fix(tmp_path):
 
 
 def test_summary_is_frames_first_then_videos(tmp_path):
-    header = ",".join(COLUMNS)
-    (tmp_path / "a.csv").write_text(header + "\n" + "0,0.0,2,1,1,1,1,nan,1,1,1\n" + "1,0.1,1,3,3,3,3,0.5,3,3,3\n")
-    (tmp_path / "b.csv").write_text(header + "\n" + "4,0.4,5,6,6,6,6,0.7,6,6,6\n")
+    header = "predictor," + ",".join(COLUMNS)
+    (tmp_path / "a.csv").write_text(header + "\n" + "model,0,0.0,2,1,1,1,1,nan,1,1,1\n"
+                                    "humans_loo,0,0.0,2,2,2,2,2,2,2,2,2\n" + "model,1,0.1,1,3,3,3,3,0.5,3,3,3\n")
+    (tmp_path / "b.csv").write_text(header + "\n" + "model,4,0.4,5,6,6,6,6,0.7,6,6,6\n"
+                                    "humans_loo,4,0.4,5,4,4,4,4,4,4,4,4\n")
+    (tmp_path / "pa.csv").write_text("predictor,participant,center_bias_weight\nmodel,p,\nhumans_loo,p,0.25\n")
+    (tmp_path / "pb.csv").write_text("predictor,participant,center_bias_weight\nhumans_loo,p,0.5\n")
     out = tmp_path / "summary.csv"
-    summarize({"a": tmp_path / "a.csv", "b": tmp_path / "b.csv"}, out)
+    summarize({"a": tmp_path / "a.csv", "b": tmp_path / "b.csv"}, out,
+              participants_files={"a": tmp_path / "pa.csv", "b": tmp_path / "pb.csv"})
     rows = list(csv.DictReader(out.open()))
-    assert [r["video"] for r in rows] == ["a", "b", "all"]
-    assert float(rows[0]["NSS"]) == 2.0 and float(rows[0]["sAUC"]) == 0.5  # NaN left out
-    assert float(rows[2]["NSS"]) == 4.0 and float(rows[2]["sAUC"]) == pytest.approx(0.6)
-    assert (rows[2]["frames"], rows[2]["points"]) == ("3", "8")
+    assert [(r["video"], r["predictor"]) for r in rows] == [
+        ("a", "model"), ("a", "humans_loo"), ("b", "model"), ("b", "humans_loo"), ("all", "model"), ("all", "humans_loo")]
+    a, _, _, b_humans, everything, _ = rows
+    assert float(a["NSS"]) == 2.0 and float(a["sAUC"]) == 0.5  # NaN left out
+    assert float(everything["NSS"]) == 4.0 and float(everything["sAUC"]) == pytest.approx(0.6)  # mean of videos
+    assert (everything["frames"], everything["points"]) == ("3", "8")
+    assert float(a["information_gain_explained"]) == pytest.approx(2 / 2)  # IG 2 of the humans' 2
+    assert float(everything["information_gain_explained"]) == pytest.approx(4 / 3)
+    assert (b_humans["center_bias_weight"], a["center_bias_weight"]) == ("0.5", "")
+    summarize({"a": tmp_path / "a.csv", "b": tmp_path / "b.csv"}, out, profile="dhf1k")  # all frames pooled
+    everything = list(csv.DictReader(out.open()))[4]
+    assert float(everything["NSS"]) == pytest.approx((1 + 3 + 6) / 3)
+
+
+def test_summary_of_an_older_metrics_csv_says_to_rerun(tmp_path):
+    (tmp_path / "a.csv").write_text(",".join(COLUMNS) + "\n" + "0,0.0,2,1,1,1,1,nan,1,1,1\n")
+    with pytest.raises(Exception, match="no 'predictor' column.*run the workflow again"):
+        summarize({"a": tmp_path / "a.csv"}, tmp_path / "summary.csv")
 
 
 def test_weighted_auc_equals_the_plain_count_on_repeated_negatives():
@@ -219,3 +243,15 @@ def test_csv_outputs_appear_whole_or_not_at_all(tmp_path):
     with StagedCSV(tmp_path / "m.csv", ["a", "b"]) as table:
         table.row([0.1, math.nan])
     assert (tmp_path / "m.csv").read_bytes() == b"a,b\n0.1,nan\n" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_one_participant_gives_no_humans_rows_and_says_so(tmp_path, caplog):
+    from salience.evaluation.evaluate import evaluate
+
+    store = make_store(tmp_path / "s.zarr", random_maps(np.random.default_rng(8), 3, 12, 16))
+    gaze = tmp_path / "gaze.csv"
+    gaze.write_text("frame,x,y\n0,3,3\n0,9,9\n1,5,2\n")
+    evaluate(store, gaze, tmp_path / "m.csv", participants_output=tmp_path / "p.csv", pixels_per_degree=3)
+    assert {r["predictor"] for r in csv.DictReader((tmp_path / "m.csv").open())} == {"model", "center_bias"}
+    assert [r["participant"] for r in csv.DictReader((tmp_path / "p.csv").open())] == ["gaze", "gaze"]  # named after its file
+    assert "one participant only" in caplog.text

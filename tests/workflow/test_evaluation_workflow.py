@@ -55,24 +55,34 @@ def frames_and_size(path: Path) -> tuple[int, int, int]:
 
 def test_every_evaluation_output(evaluated_run):
     results = evaluated_run / "results" / "clip"
-    metrics = list(csv.DictReader((results / "metrics.csv").open()))
-    assert [int(r["frame"]) for r in metrics] == list(range(FRAMES))  # two points per frame
-    assert {r["n_points"] for r in metrics} == {"2"}
+    every = list(csv.DictReader((results / "metrics.csv").open()))
+    for predictor in ("model", "center_bias", "humans_loo"):  # two viewers in every frame
+        rows = [r for r in every if r["predictor"] == predictor]
+        assert [int(r["frame"]) for r in rows] == list(range(FRAMES)), predictor  # two points per frame
+        assert {r["n_points"] for r in rows} == {"2"}
+    metrics = [r for r in every if r["predictor"] == "model"]
     log = (evaluated_run / "logs" / "clip" / "gaze_points.log").read_text()
     assert "participant p0: 8 points (samples) on 8 frames; dropped: 1 outside the video" in log
     assert "participant p1: 8 points (samples) on 8 frames; dropped: 1 outside the frame" in log
     points = list(csv.DictReader((results / "gaze_points.csv").open()))
     assert len(points) == 2 * FRAMES and {r["participant"] for r in points} == {"p0", "p1", "p2"}
-    by_participant = list(csv.DictReader((results / "metrics_by_participant.csv").open()))
-    assert sorted({(r["participant"], int(r["frame"])) for r in by_participant}) == sorted(
-        (f"p{i % 3}", i // 2) for i in range(2 * FRAMES))  # row i of the CSV: participant i % 3, frame i // 2
-    people = list(csv.DictReader((evaluated_run / "results" / "participants_summary.csv").open()))
-    assert [(r["video"], r["participant"], r["points"]) for r in people] == [
-        ("clip", "p0", "8"), ("clip", "p1", "8"), ("clip", "p2", "8")]
+    log = (evaluated_run / "logs" / "clip" / "evaluate_gaze.log").read_text()
+    assert "3 viewers; the humans' mixture gives the center bias a weight of" in log
+    people = list(csv.DictReader((results / "metrics_participants.csv").open()))
+    assert [(r["participant"], r["points"]) for r in people if r["predictor"] == "model"] == [
+        ("p0", "8"), ("p1", "8"), ("p2", "8")]
     summary = list(csv.DictReader((evaluated_run / "results" / "metrics_summary.csv").open()))
-    assert [r["video"] for r in summary] == ["clip", "all"] and summary[0]["frames"] == str(FRAMES)
+    assert [(r["video"], r["predictor"]) for r in summary] == [
+        (video, predictor) for video in ("clip", "all") for predictor in ("model", "center_bias", "humans_loo")]
+    assert summary[0]["frames"] == str(FRAMES)
     mean_nss = sum(float(r["NSS"]) for r in metrics) / FRAMES
-    assert float(summary[1]["NSS"]) == pytest.approx(mean_nss, abs=1e-12)
+    assert float(summary[3]["NSS"]) == pytest.approx(mean_nss, abs=1e-12)
+    assert float(summary[1]["information_gain_bits"]) == pytest.approx(0.0, abs=1e-6)  # the center bias itself
+    assert float(summary[2]["information_gain_explained"]) == 1.0 and 0 <= float(summary[2]["center_bias_weight"]) <= 1
+    viewers = list(csv.DictReader((results / "metrics_participants.csv").open()))
+    assert [(r["predictor"], r["participant"]) for r in viewers] == [
+        (predictor, viewer) for predictor in ("model", "center_bias", "humans_loo") for viewer in ("p0", "p1", "p2")]
+    assert sum(int(r["points"]) for r in viewers if r["predictor"] == "model") == 2 * FRAMES
 
     aoi = list(csv.DictReader((results / "aoi.csv").open()))
     assert sum(r["aoi"] == "hud" for r in aoi) == FRAMES
@@ -97,7 +107,8 @@ def report_results(html: str) -> dict:
 
 def test_report_holds_frames_plots_and_metrics(evaluated_run):
     snakemake(evaluated_run, "--report", "report.html")
-    entries = report_results((evaluated_run / "report.html").read_text())
+    html = (evaluated_run / "report.html").read_text()
+    entries = report_results(html)
     by_rule = {}
     for path, entry in entries.items():
         by_rule.setdefault(entry["job_properties"]["rule"], []).append((path, entry))
@@ -105,8 +116,19 @@ def test_report_holds_frames_plots_and_metrics(evaluated_run):
     assert [p for p, _ in by_rule["areas_of_interest"]] == ["results/clip/aoi.svg"]
     assert [p for p, _ in by_rule["concentration"]] == ["results/clip/concentration.svg"]
     assert [p for p, _ in by_rule["summarize_metrics"]] == ["results/metrics_summary.csv"]
+    assert [p for p, _ in by_rule["overview"]] == ["results/overview.html"]
     assert "share of the model" in by_rule["areas_of_interest"][0][1]["caption"]
-    assert "mean over videos" in by_rule["summarize_metrics"][0][1]["caption"]
+    assert "mean over" in by_rule["summarize_metrics"][0][1]["caption"]
+    # the first page (the workflow description) holds the overview: the table itself, the banner
+    first_page = workflow_description(html)
+    assert "Untrained weights" in first_page and "humans (leave one out)" in first_page
+    assert first_page.index("Untrained weights") < first_page.index("Saliency maps of videos")
+    assert "data:image/png;base64," in first_page  # a labelled frame, inside the page
+
+
+def workflow_description(html: str) -> str:
+    start = html.index("workflow_desc = ") + len("workflow_desc = ")
+    return json.JSONDecoder().raw_decode(html[start:])[0]
 
 
 def test_aoi_outlines_on_the_overlay_rerender_only_the_videos(evaluated_run, tmp_path):
@@ -144,6 +166,7 @@ def test_videos_without_gaze_are_not_evaluated(tmp_path):
     assert jobs["gaze_points"] == "1" and jobs["evaluate_gaze"] == "1" and jobs["render_human"] == "1"
     assert jobs["areas_of_interest"] == "1"
     assert jobs["concentration"] == "2" and jobs["snapshots"] == "2" and jobs["summarize_metrics"] == "1"
+    assert jobs["overview"] == "1"
 
 
 @pytest.mark.parametrize("file, text, needles", [
@@ -205,3 +228,12 @@ def test_one_timeline_on_an_mpeg_ts_whose_clock_starts_late(tmp_path):
     assert aoi == set(range(5, 10))  # 0.2 <= t < 0.4 on the video's timeline
     for output in ("heatmap.mp4", "overlay.mp4", "human_heatmap.mp4"):
         np.testing.assert_allclose(video.probe(results / output).timestamps, times, atol=1e-3, err_msg=output)
+
+
+def test_dhf1k_profile_with_another_blur_is_a_config_error(tmp_path):
+    make_video(tmp_path / "clip.mp4", frames=6, size=f"{WIDTH}x{HEIGHT}")
+    write_data(tmp_path)
+    write_config(tmp_path, evaluation_profile="dhf1k", gaze_fwhm_degrees=2.0)
+    result = snakemake(tmp_path, "--dry-run", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "evaluation_profile 'dhf1k' fixes the ground truth's blur" in output, output

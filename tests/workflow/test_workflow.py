@@ -112,8 +112,9 @@ def test_reruns_follow_the_config(finished_run, tmp_path):
 
     write_config(workdir, render={"opacity": 0.8})
     jobs = planned_jobs(workdir)
-    # snapshots: overlay frames of the report
-    assert set(jobs) == {"render_segment", "join_videos", "snapshots", "all"} and jobs["render_segment"] == 5
+    # snapshots: overlay frames of the report (one of them on its first page, the overview)
+    assert set(jobs) == {"render_segment", "join_videos", "snapshots", "overview", "all"}
+    assert jobs["render_segment"] == 5
 
     write_config(workdir, batch_size=2, device="cpu")  # no effect on the maps
     assert planned_jobs(workdir) == {}

@@ -1,12 +1,14 @@
 """Command-line steps that compare maps with eye-tracking data (added to ``python -m salience``).
 
     python -m salience gaze-points --probe probe.json --settings JSON [--video ID] --file F | --participant-file P=F ... --output gaze_points.csv
-    python -m salience evaluate STORE --gaze CSV --output metrics.csv --pixels-per-degree PPD [--by-participant CSV]
-    python -m salience summarize VIDEO=metrics.csv ... --output metrics_summary.csv [--participants VIDEO=CSV ... --participants-output CSV]
+    python -m salience evaluate STORE --gaze CSV --output metrics.csv [--participants-output CSV]
+                                --pixels-per-degree PPD [--profile default|dhf1k]
+    python -m salience summarize VIDEO=metrics.csv ... [--participants VIDEO=CSV ...] --output metrics_summary.csv
     python -m salience aoi STORE --aoi CSV --output aoi.csv [--plot aoi.svg] [--gaze CSV]
     python -m salience concentration STORE --output concentration.csv [--plot concentration.svg]
     python -m salience human STORE --probe probe.json --gaze CSV --heatmap human_heatmap.mp4 --pair model_vs_human.mp4
     python -m salience snapshots STORE --probe probe.json --output-dir DIR [--gaze CSV]
+    python -m salience overview --store VIDEO=STORE ... [--snapshots VIDEO=DIR ...] [--summary CSV] --output HTML
 """
 
 from __future__ import annotations
@@ -37,27 +39,42 @@ def cmd_gaze_points(args) -> None:
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate
 
-    evaluate(args.store, args.gaze, args.output, pixels_per_degree=args.pixels_per_degree,
-             fwhm_degrees=args.fwhm_degrees, workers=args.threads, by_participant=args.by_participant)
+    evaluate(args.store, args.gaze, args.output, participants_output=args.participants_output,
+             pixels_per_degree=args.pixels_per_degree, fwhm_degrees=args.fwhm_degrees,
+             profile=args.profile, workers=args.threads)
 
 
 def _pair(item: str, form: str) -> tuple[str, str]:
+    """NAME=PATH split in two, else an error saying the ``form`` expected."""
     name, sep, path = item.partition("=")
     if not sep or not name or not path:
         raise SalienceError(f"{item!r} must be {form}")
     return name, path
 
 
-def cmd_summarize(args) -> None:
-    from .evaluate import summarize, summarize_participants
+def _pairs(items, what: str) -> dict:
+    """{video: path} from VIDEO=PATH arguments."""
+    return dict(_pair(item, f"VIDEO=PATH (a video id and its {what})") for item in items or ())
 
-    summarize(dict(_pair(item, "VIDEO=PATH (a video id and its metrics.csv)") for item in args.metrics),
-              args.output)
-    if args.participants:
-        if not args.participants_output:
-            raise SalienceError("summarize: --participants needs --participants-output")
-        summarize_participants(dict(_pair(item, "VIDEO=PATH") for item in args.participants),
-                               args.participants_output)
+
+def cmd_summarize(args) -> None:
+    from .evaluate import summarize
+
+    summarize(_pairs(args.metrics, "metrics.csv"), args.output,
+              participants_files=_pairs(args.participants, "metrics_participants.csv") or None,
+              profile=args.profile)
+
+
+def cmd_overview(args) -> None:
+    import zarr
+
+    from .overview import write_overview
+    from .snapshots import front_picture
+
+    snapshots = _pairs(args.snapshots, "snapshots directory")
+    videos = {video: (dict(zarr.open_group(store, mode="r").attrs), front_picture(snapshots.get(video)))
+              for video, store in _pairs(args.store, "saliency.zarr").items()}
+    write_overview(args.output, videos=videos, summary=args.summary, profile=args.profile)
 
 
 def cmd_aoi(args) -> None:
@@ -107,6 +124,11 @@ def add_evaluation_steps(steps) -> None:
         p.add_argument("--fwhm-degrees", type=float, default=1.0,
                        help="full width at half maximum of the gaze blur, in degrees (default 1.0)")
 
+    def profile(p):
+        p.add_argument("--profile", choices=("default", "dhf1k"), default="default",
+                       help="evaluation profile: default (pysaliency's definitions) or dhf1k (the DHF1K "
+                            "benchmark's); see docs/evaluation.md")
+
     p = steps.add_parser("gaze-points", help="eye-tracking files to gaze_points.csv on the video's timeline")
     p.add_argument("--probe", required=True, help="the video's probe.json (its frames' times and size)")
     p.add_argument("--settings", default="{}", help="config gaze: as JSON (GazeSettings' fields)")
@@ -116,22 +138,32 @@ def add_evaluation_steps(steps) -> None:
     p.add_argument("--output", required=True, help="gaze_points.csv to write")
     p.set_defaults(func=cmd_gaze_points)
 
-    p = steps.add_parser("evaluate", help="metrics of a store against gaze, per frame (and participant)")
+    p = steps.add_parser("evaluate", help="metrics of a store against gaze, per frame and participant")
     p.add_argument("store")
     p.add_argument("--gaze", required=True, help="gaze_points.csv, or a CSV: x,y and time or frame (participant "
                                                  "optional)")
     p.add_argument("--output", required=True, help="metrics.csv to write")
-    p.add_argument("--by-participant", help="metrics_by_participant.csv to write too")
+    p.add_argument("--participants-output", help="metrics_participants.csv to write (each viewer's means)")
     blur(p)
+    profile(p)
     p.add_argument("--threads", type=int, default=2, help="frames evaluated at once (default 2)")
     p.set_defaults(func=cmd_evaluate)
 
     p = steps.add_parser("summarize", help="per-video means of metrics.csv files, and their mean")
     p.add_argument("metrics", nargs="+", metavar="VIDEO=METRICS_CSV")
+    p.add_argument("--participants", nargs="+", metavar="VIDEO=PARTICIPANTS_CSV",
+                   help="the videos' metrics_participants.csv (the humans' fitted center-bias weight)")
     p.add_argument("--output", required=True)
-    p.add_argument("--participants", nargs="*", default=[], metavar="VIDEO=BY_PARTICIPANT_CSV")
-    p.add_argument("--participants-output", help="per video and participant means")
+    profile(p)
     p.set_defaults(func=cmd_summarize)
+
+    p = steps.add_parser("overview", help="the report's first page (an HTML fragment)")
+    p.add_argument("--store", nargs="+", required=True, metavar="VIDEO=STORE")
+    p.add_argument("--snapshots", nargs="*", metavar="VIDEO=DIR", help="each video's snapshots: one is shown")
+    p.add_argument("--summary", help="metrics_summary.csv (with gaze)")
+    p.add_argument("--output", required=True)
+    profile(p)
+    p.set_defaults(func=cmd_overview)
 
     p = steps.add_parser("aoi", help="density mass (and gaze share) per area of interest, per frame")
     p.add_argument("store")

@@ -55,10 +55,13 @@ class EmpiricalDensity:
     def _paint(self, x: np.ndarray, y: np.ndarray) -> list[tuple[slice, slice]]:
         w, r = self.weights, self.radius
         boxes = []
-        for px, py in zip(x.tolist(), y.tolist()):
+        # points on one pixel are painted once, times their count (samples of a fixation pile up)
+        pixels, counts = np.unique(np.asarray(y) * self.width + np.asarray(x), return_counts=True)
+        for pixel, count in zip(pixels.tolist(), counts.tolist()):
+            py, px = divmod(pixel, self.width)
             x0, x1 = max(px - r, 0), min(px + r + 1, self.width)
             y0, y1 = max(py - r, 0), min(py + r + 1, self.height)
-            rows = w[y0 - py + r:y1 - py + r]
+            rows = w[y0 - py + r:y1 - py + r] * count
             cols = w[x0 - px + r:x1 - px + r]
             self._canvas[y0:y1, x0:x1] += np.multiply.outer(rows, cols)
             boxes.append((slice(y0, y1), slice(x0, x1)))

@@ -12,15 +12,16 @@ import csv
 import logging
 import math
 import os
-from contextlib import ExitStack
 
 import numpy as np
 
 from ..atomic import StagedCSV
 from ..errors import SalienceError
 from .density import sigma_pixels
-from .gaze import load_gaze_by_participant, pooled, timeline_of_store
-from .metrics import COLUMNS, METRICS, VideoEvaluator
+from .gaze import timeline_of_store
+from .metrics import COLUMNS, METRICS
+from .yardsticks import (PREDICTORS, PROFILES, ParticipantMeans, Yardsticks, explained_information_gain,
+                         load_by_participant)
 from ..background import map_ahead
 from ..store import ARRAY, CENTER_BIAS, open_store
 
@@ -40,110 +41,139 @@ def log_center_bias(group, path) -> np.ndarray:
     return bias
 
 
-BY_PARTICIPANT_COLUMNS = ("participant", *COLUMNS)
+FRAME_COLUMNS = ("predictor", *COLUMNS)
+PARTICIPANT_COLUMNS = ("predictor", "participant", "frames", "points", *METRICS, "center_bias_weight")
 
 
-def evaluate(store_path, gaze_path, output, *, pixels_per_degree: float, fwhm_degrees: float = 1.0,
-             workers: int = 2, by_participant=None) -> int:
-    """Write ``output`` (metrics.csv: ``metrics.COLUMNS``), one row per frame with gaze; return the row count.
+def evaluate(store_path, gaze_path, output, *, participants_output=None, pixels_per_degree: float,
+             fwhm_degrees: float = 1.0, profile: str = "default", workers: int = 2) -> int:
+    """Write ``output`` (metrics.csv: ``FRAME_COLUMNS``) and return the number of frames evaluated.
 
-    The points of all participants together make each frame's metrics.
-    ``by_participant``: also write this CSV (``BY_PARTICIPANT_COLUMNS``), the
-    same metrics of each participant's own points, one row per participant
-    and frame with their gaze (sAUC's negatives: their own points on other
-    frames). ``workers`` threads read and evaluate frames at once (rows stay
-    in frame order).
+    Per frame with gaze, a row per predictor (``yardsticks.PREDICTORS``: the
+    model, its center bias, the other viewers); ``participants_output``
+    (metrics_participants.csv: ``PARTICIPANT_COLUMNS``): each predictor on
+    each viewer's points, averaged over that viewer's frames. ``profile``:
+    the definitions (``yardsticks.PROFILES``). ``workers`` threads read and
+    evaluate frames at once (rows stay in frame order).
     """
+    chosen = PROFILES[profile]
     group = open_store(store_path)
     array = group[ARRAY]
     _, height, width = array.shape
     bias = log_center_bias(group, store_path)
     timeline = timeline_of_store(group, store_path)
-    parts = load_gaze_by_participant(gaze_path, timeline, width, height)
-    gaze = pooled(parts, len(timeline.times), width, height)
-    log.info("%s: %d participants, %d points on %d frames", gaze_path, len(parts), gaze.n_points, len(gaze.frames))
-    sigma = sigma_pixels(pixels_per_degree, fwhm_degrees)
-    evaluator = VideoEvaluator(gaze, bias, sigma)
-    per_participant = {}
-    if by_participant is not None:
-        for who, mine in parts.items():
-            per_participant[who] = (VideoEvaluator(mine, bias, sigma), {int(f): k for k, f in enumerate(mine.frames)})
+    gaze = load_by_participant(gaze_path, timeline, width, height)
+    sticks = Yardsticks(gaze, bias, sigma_pixels(pixels_per_degree, chosen.sigma_fwhm(fwhm_degrees)),
+                        chosen.evaluator)
+    if len(gaze.names) < 2:
+        log.warning("%s: one participant only (one file, no {participant} in the gaze pattern and no participant "
+                    "column): no humans_loo yardstick, which predicts each viewer by the others", gaze_path)
+    else:
+        log.info("%s: %d viewers; the humans' mixture gives the center bias a weight of %.4f", gaze_path,
+                 len(gaze.names), sticks.center_bias_weight)
+    frames = gaze.gaze.frames
 
     def frame_metrics(k):
-        frame = int(gaze.frames[k])
-        log_density = np.asarray(array[frame], dtype=np.float32)
+        log_density = np.asarray(array[int(frames[k])], dtype=np.float32)
         if np.isnan(log_density.flat[0]):  # head: skip leaves whole frames NaN (assembly checked the rest)
             return None
-        mine = {who: ev.frame(index[frame], log_density) for who, (ev, index) in per_participant.items()
-                if frame in index}
-        return evaluator.frame(k, log_density), mine
+        return sticks.frame(k, log_density)
 
     rows = 0
-    with ExitStack() as outputs:
-        table = outputs.enter_context(StagedCSV(output, COLUMNS))
-        people = outputs.enter_context(StagedCSV(by_participant, BY_PARTICIPANT_COLUMNS)) \
-            if by_participant is not None else None
-        for k, result in enumerate(map_ahead(frame_metrics, range(len(gaze.frames)), workers=workers)):
-            frame = int(gaze.frames[k])
+    participants = ParticipantMeans()
+    with StagedCSV(output, FRAME_COLUMNS) as table:
+        for k, result in enumerate(map_ahead(frame_metrics, range(len(frames)), workers=workers)):
+            frame = int(frames[k])
             if result is None:
                 log.warning("%s: frame %d has no map (NaN); its gaze is not evaluated", store_path, frame)
                 continue
-            values, mine = result
-            time = float(timeline.times[frame])
-            table.row([frame, time] + [values[c] for c in COLUMNS[2:]])
-            for who, theirs in mine.items():
-                people.row([who, frame, time] + [theirs[c] for c in COLUMNS[2:]])
+            overall, per_participant = result
+            for predictor in PREDICTORS:
+                if predictor in overall:
+                    values = overall[predictor]
+                    table.row([predictor, frame, float(timeline.times[frame])] + [values[c] for c in COLUMNS[2:]])
+            participants.add(per_participant)
             rows += 1
+    if participants_output is not None:
+        with StagedCSV(participants_output, PARTICIPANT_COLUMNS) as table:
+            for predictor, name, count, points, means in participants.rows(gaze.names):
+                weight = sticks.center_bias_weight if predictor == "humans_loo" else ""
+                table.row([predictor, name, count, points, *(means[m] for m in METRICS), weight])
     log.info("%s: %d frames evaluated", output, rows)
     return rows
 
 
-SUMMARY_COLUMNS = ("video", "frames", "points", *METRICS)
+SUMMARY_COLUMNS = ("video", "predictor", "frames", "points", *METRICS, "information_gain_explained",
+                   "center_bias_weight")
 
 
-def summarize(metrics_files: dict, output) -> None:
-    """metrics_summary.csv: per video the mean over its frames; last row ``all``, the mean over videos.
+def _read_frames(path) -> dict:
+    """metrics.csv as {predictor: (n_points per frame, metrics per frame (F x M))}."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "predictor" not in (reader.fieldnames or ()):
+            raise SalienceError(f"{os.fspath(path)} has no 'predictor' column (written by an older version): "
+                                "delete it and run the workflow again")
+        records = list(reader)
+    tables = {}
+    for predictor in PREDICTORS:
+        mine = [r for r in records if r["predictor"] == predictor]
+        values = np.array([[float(r[m]) for m in METRICS] for r in mine], np.float64).reshape(-1, len(METRICS))
+        tables[predictor] = (np.array([int(r["n_points"]) for r in mine], np.int64), values)
+    return tables
 
-    Frames first, then videos (as the DeepGaze MR paper evaluates): a long
-    video counts as much as a short one. A metric undefined on a frame (sAUC
-    when no other frame has gaze) is left out of that frame's mean.
+
+def _means(values: np.ndarray) -> list[float]:
+    """Column means leaving out NaN (a metric undefined on a frame); NaN where a column has no value."""
+    with np.errstate(all="ignore"):
+        return [float(np.nanmean(values[:, i])) if np.isfinite(values[:, i]).any() else math.nan
+                for i in range(values.shape[1])]
+
+
+def _center_bias_weight(path) -> float | str:
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["predictor"] == "humans_loo":
+                return float(row["center_bias_weight"])
+    return ""
+
+
+def summarize(metrics_files: dict, output, *, participants_files: dict | None = None,
+              profile: str = "default") -> None:
+    """metrics_summary.csv: per video and predictor the mean over its frames; last rows ``all``.
+
+    The ``all`` rows: by default the mean over videos of their means (frames
+    first, then videos, as the DeepGaze MR paper evaluates: a long video
+    counts as much as a short one); with a profile that pools frames
+    (dhf1k), the mean over all frames of all videos. A metric undefined on a
+    frame (sAUC when no other frame has gaze) is left out of its mean.
+    ``information_gain_explained``: the predictor's information gain over
+    that of the humans (leave one out) on the same video. ``participants_files``
+    (video: metrics_participants.csv) give the humans' fitted center-bias weight.
     """
-    rows = []
+    pool_frames = PROFILES[profile].pool_frames
+    rows, pooled = [], {p: [] for p in PREDICTORS}
     for video, path in metrics_files.items():
-        with open(path, newline="") as handle:
-            records = list(csv.DictReader(handle))
-        values = np.array([[float(r[m]) for m in METRICS] for r in records], dtype=np.float64).reshape(-1, len(METRICS))
-        with np.errstate(all="ignore"):
-            means = [float(np.nanmean(values[:, i])) if np.isfinite(values[:, i]).any() else math.nan
-                     for i in range(len(METRICS))]
-        rows.append([video, len(records), sum(int(r["n_points"]) for r in records), *means])
+        weight = _center_bias_weight(participants_files[video]) if participants_files else ""
+        for predictor, (points, values) in _read_frames(path).items():
+            if not len(points):
+                continue
+            rows.append([video, predictor, len(points), int(points.sum()), *_means(values),
+                         weight if predictor == "humans_loo" else ""])
+            pooled[predictor].append(values)
+    overall = []
+    for predictor in PREDICTORS:
+        mine = [r for r in rows if r[1] == predictor]
+        if not mine:
+            continue
+        if pool_frames:
+            means = _means(np.concatenate(pooled[predictor]))
+        else:
+            means = _means(np.array([r[4:4 + len(METRICS)] for r in mine], np.float64))
+        overall.append(["all", predictor, sum(r[2] for r in mine), sum(r[3] for r in mine), *means, ""])
+    gain = METRICS.index("information_gain_bits") + 4
     with StagedCSV(output, SUMMARY_COLUMNS) as table:
-        for row in rows:
-            table.row(row)
-        if rows:
-            per_video = np.array([row[3:] for row in rows], dtype=np.float64)
-            with np.errstate(all="ignore"):
-                overall = [float(np.nanmean(per_video[:, i])) if np.isfinite(per_video[:, i]).any() else math.nan
-                           for i in range(len(METRICS))]
-            table.row(["all", sum(r[1] for r in rows), sum(r[2] for r in rows), *overall])
-
-
-PARTICIPANT_SUMMARY_COLUMNS = ("video", "participant", "frames", "points", *METRICS)
-
-
-def summarize_participants(files: dict, output) -> None:
-    """One row per video and participant: the mean of each metric over the participant's frames.
-
-    ``files``: video id -> its metrics_by_participant.csv.
-    """
-    with StagedCSV(output, PARTICIPANT_SUMMARY_COLUMNS) as table:
-        for video, path in files.items():
-            with open(path, newline="") as handle:
-                records = list(csv.DictReader(handle))
-            for who in dict.fromkeys(r["participant"] for r in records):
-                mine = [r for r in records if r["participant"] == who]
-                values = np.array([[float(r[m]) for m in METRICS] for r in mine], dtype=np.float64)
-                with np.errstate(all="ignore"):
-                    means = [float(np.nanmean(values[:, i])) if np.isfinite(values[:, i]).any() else math.nan
-                             for i in range(len(METRICS))]
-                table.row([video, who, len(mine), sum(int(r["n_points"]) for r in mine), *means])
+        for row in rows + overall:
+            humans = [r for r in rows + overall if r[0] == row[0] and r[1] == "humans_loo"]
+            share = explained_information_gain(row[gain], humans[0][gain]) if humans else math.nan
+            table.row([*row[:-1], share, row[-1]])

@@ -58,14 +58,37 @@ def plot_aoi(aoi_csv, output, *, title: str = "") -> None:
     plt.close(figure)
 
 
+ENTROPY_SPAN = 0.1  # bits: the least range the entropy axis shows
+
+
+def readable_axis(axes, values, least_span: float) -> None:
+    """Plain tick labels (no offset, no exponent), and at least ``least_span`` of range.
+
+    A nearly constant series (an untrained model's entropy varies by 1e-10
+    bit) would otherwise be stretched over the whole axis and labelled like
+    ``1e-10+1.781378059e1``: rounding noise drawn as a trend.
+    """
+    from matplotlib.ticker import ScalarFormatter
+
+    formatter = ScalarFormatter(useOffset=False)
+    formatter.set_scientific(False)
+    axes.yaxis.set_major_formatter(formatter)
+    finite = [v for v in values if v == v]
+    if finite and max(finite) - min(finite) < least_span:
+        middle = (max(finite) + min(finite)) / 2
+        axes.set_ylim(middle - least_span / 2, middle + least_span / 2)
+
+
 def plot_concentration(csv_path, output, *, title: str = "") -> None:
     """SVG: entropy (bits, left axis) and top-5 % share (right axis) over time."""
     plt = _pyplot()
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     t = [float(r["time"]) for r in rows]
+    entropy = [float(r["entropy_bits"]) for r in rows]
     figure, entropy_axes = plt.subplots(figsize=(8, 3.2))
-    entropy_axes.plot(t, [float(r["entropy_bits"]) for r in rows], color="C0")
+    entropy_axes.plot(t, entropy, color="C0")
+    readable_axis(entropy_axes, entropy, ENTROPY_SPAN)
     entropy_axes.set_xlabel("time (s)")
     entropy_axes.set_ylabel("entropy (bits)", color="C0")
     share_axes = entropy_axes.twinx()

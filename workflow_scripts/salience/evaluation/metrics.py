@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -114,6 +115,16 @@ def normalized_log(log_map: np.ndarray) -> np.ndarray:
     return log_map - (peak + math.log(np.exp(log_map - peak).sum()))
 
 
+class PreparedMap(NamedTuple):
+    """A frame's map as the metrics use it (:meth:`VideoEvaluator.prepare`)."""
+
+    log_p: np.ndarray  # (H*W,) float32: the ranks of the AUC
+    p: np.ndarray  # (H*W,) float64, the density times ``total``
+    total: float
+    sum_p2: float  # of the normalized density
+    s_negatives: np.ndarray  # log p - log b at the pixels of the video's points (the sAUC negatives)
+
+
 class VideoEvaluator:
     """Computes the metrics of each frame with gaze of one video.
 
@@ -141,19 +152,37 @@ class VideoEvaluator:
             density = self._per_thread.density = EmpiricalDensity(self.height, self.width, self.sigma)
         return density
 
-    def frame(self, k: int, log_density: np.ndarray) -> dict:
-        """Metrics of the k-th frame with gaze (``gaze.frames[k]``), given its log-density (H x W)."""
-        x, y = self.gaze.points(k)
-        n = self.height * self.width
+    def prepare(self, log_density: np.ndarray) -> "PreparedMap":
+        """What the metrics need of a map whatever the points: one pass over the frame, reusable.
+
+        A map scored on several sets of points (each participant's) is
+        prepared once.
+        """
         if log_density.shape != (self.height, self.width):
-            raise ValueError(f"frame {self.gaze.frames[k]} is {log_density.shape}, not {(self.height, self.width)}")
+            raise ValueError(f"a map is {log_density.shape}, not {(self.height, self.width)}")
         log_p = np.asarray(log_density, dtype=np.float32).reshape(-1)
         # p up to the factor 1/total (a normalized log-density has max <= 0:
         # exp cannot overflow; values below -745 underflow to 0, i.e. p = 0 there).
         p = np.exp(log_p, dtype=np.float64)
         total = p.sum()
-        log_total = math.log(total)
         sum_p2 = float(np.einsum("i,i->", p, p)) / (total * total)  # einsum: no BLAS threads
+        s_negatives = log_p[self.pixels].astype(np.float64) - self.log_b_at_pixels
+        return PreparedMap(log_p, p, float(total), sum_p2, s_negatives)
+
+    def frame(self, k: int, log_density, among: np.ndarray | None = None) -> dict:
+        """Metrics of the k-th frame with gaze (``gaze.frames[k]``), given its log-density (H x W).
+
+        ``log_density``: the array, or what :meth:`prepare` made of it.
+        ``among`` (a mask over the frame's points): score only those points
+        (one participant's); the sAUC negatives stay the other frames' points.
+        """
+        x, y = self.gaze.points(k)
+        if among is not None:
+            x, y = x[among], y[among]
+        n = self.height * self.width
+        prepared = log_density if isinstance(log_density, PreparedMap) else self.prepare(log_density)
+        log_p, p, total, sum_p2 = prepared.log_p, prepared.p, prepared.total, prepared.sum_p2
+        log_total = math.log(total)
 
         flat = y * self.width + x
         log_p_points = log_p[flat].astype(np.float64) - log_total
@@ -179,9 +208,8 @@ class VideoEvaluator:
         start, stop = self.gaze.start[k], self.gaze.start[k + 1]
         weights = self.pixel_counts.astype(np.float64)
         np.subtract.at(weights, self.point_pixel[start:stop], 1.0)
-        s_negatives = log_p[self.pixels].astype(np.float64) - self.log_b_at_pixels
         s_positives = log_p[flat].astype(np.float64) - self.log_b[flat]
-        s_auc = auc(s_positives, s_negatives, weights)
+        s_auc = auc(s_positives, prepared.s_negatives, weights)
 
         return {
             "n_points": len(x),
