@@ -18,6 +18,7 @@ options. Bad input ends with one line naming the problem (exit code 2).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -272,6 +273,14 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except SalienceError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # Disk full or over quota: the unfinished output was removed on the way out.
+        where = f" writing {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror}{where} (step '{args.step}'): free some space (or raise "
+              "the quota) and run again; finished outputs are kept", file=sys.stderr)
         return 2
     return 0
 
