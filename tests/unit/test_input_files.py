@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from salience.errors import ConfigError
 from salience.models.center_bias import check_center_bias_file, load_center_bias, log_density_from_probability
+from salience.models.per_frame import FixationHistory
+
+
+def test_a_fixation_history_from_a_spreadsheet_with_bom_and_crlf(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_bytes("\ufeffframe,x,y\r\n0,10.5,20\r\n1,11,21\r\n".encode("utf-8"))
+    history = FixationHistory(str(path))
+    assert history.gaze == {0: (10.5, 20.0), 1: (11.0, 21.0)}
+    x, y = history(2, 1, 48, 64)
+    assert x[0, :2].tolist() == [11.0, 10.5] and y[0, :2].tolist() == [21.0, 20.0]
+
+
+def test_a_fixation_history_frame_must_be_a_whole_number(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text("frame,x,y\n0.5,1,2\n")
+    with pytest.raises(ConfigError, match=r"line 2, column 'frame'.*config 'fixation_history'"):
+        FixationHistory(str(path))
 
 
 def test_center_bias_values_beyond_float32_keep_their_shape(tmp_path):
