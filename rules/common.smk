@@ -16,7 +16,7 @@ from snakemake.utils import validate
 from salience.errors import SalienceError
 from salience import frames, plan, settings, store, video
 from salience.config_checks import check_files
-from salience.models import MODEL_OPTIONS, describe
+from salience.models import MODEL_NAMES, MODEL_OPTIONS, describe
 
 validate(config, schema="../schemas/config.schema.yaml")
 # Every fact about the model comes from its description (salience.models).
@@ -32,24 +32,49 @@ def _find_videos():
     """Video id -> path. Missing files, non-videos and videos without frames stop here."""
     try:
         store.shard_frames_for(config["chunk_frames"], config["shard_frames"])
-        videos = plan.find_videos(config["videos"])
-        for path in videos.values():
-            video.check_readable(path, config["video_stream"])  # cheap: the first frame
+        videos = plan.find_videos(config["videos"], results="results")
+        for vid, path in videos.items():
+            if path.exists():
+                # cheap: the first frame
+                video.check_readable(path, config["video_stream"])
+            else:
+                logger.warning(
+                    f"config 'videos': {path} is gone; its results stay in results/{vid}/ "
+                    "for --report; to run jobs, put it back or take it out of 'videos'"
+                )
         return videos
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
 
 
 VIDEOS = _find_videos()
+# How the rules name each video (a link where its path holds braces).
+VIDEO_INPUTS = {
+    vid: plan.tracked_path(vid, path, ".snakemake/salience-videos")
+    for vid, path in VIDEOS.items()
+}
 
 
 wildcard_constraints:
     video="|".join(re.escape(v) for v in VIDEOS) if VIDEOS else "^$",
+    model="|".join(MODEL_NAMES),
     chunk=frames.NAME_PATTERN,
 
 
+def executing():
+    """Whether the DAG is built to run jobs (a run or a dry run), not for a report or a graph.
+
+    Snakemake gives the workflow its execution settings only then.
+    """
+    return getattr(workflow, "execution_settings", None) is not None
+
+
 def video_path(wildcards):
-    return str(VIDEOS[wildcards.video])
+    """The video as the rules name it; none for a video moved away, unless jobs may run."""
+    path = VIDEO_INPUTS[wildcards.video]
+    if not executing() and not os.path.exists(path):
+        return []  # its results can be reported (--report) without it
+    return str(path)
 
 
 def video_info(wildcards):
