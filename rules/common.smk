@@ -14,8 +14,7 @@ from snakemake.utils import validate
 # The `salience` package (workflow_scripts/) is installed by the environment:
 # `pip install -e .` here, envs/salience.yaml for the jobs of --use-conda.
 from salience.errors import SalienceError
-from salience import frames, plan, settings, store, video
-from salience.config_checks import check_files
+from salience import config_checks, frames, plan, settings, store, video
 from salience.models import MODEL_NAMES, MODEL_OPTIONS, describe
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -23,7 +22,8 @@ validate(config, schema="../schemas/config.schema.yaml")
 MODEL = describe(config["model"])
 # Files named in the config are checked before any job, even if results exist.
 try:
-    check_files(config)
+    config_checks.check_files(config)
+    config_checks.check_settings(config)
 except SalienceError as error:
     raise WorkflowError(str(error)) from None
 
@@ -36,7 +36,8 @@ def _find_videos():
         for vid, path in videos.items():
             if path.exists():
                 # cheap: the first frame
-                video.check_readable(path, config["video_stream"])
+                width, height = video.check_readable(path, config["video_stream"])
+                config_checks.check_video(config, path, width, height)
             else:
                 logger.warning(
                     f"config 'videos': {path} is gone; its results stay in results/{vid}/ "

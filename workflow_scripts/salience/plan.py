@@ -253,6 +253,9 @@ def plan_video(frame_count: int, chunk_frames: int, window: int, segment_frames:
 # Resource estimates for one chunk job. Conservative on purpose: a job killed
 # for exceeding its time or memory wastes a whole GPU allocation.
 HOST_BYTES_PER_PIXEL = 600  # decoded frames, CPU-side tensors, output maps
+# GPU memory of one frame in a micro-batch, fp32: about 0.9 GB at 720p (DeepGaze
+# MR measured on an H200, docs/performance.md "On a GPU").
+GPU_BYTES_PER_PIXEL = 0.9e9 / (1280 * 720)
 
 
 def chunk_runtime_minutes(chunk: FrameRange, width: int, height: int, model: str) -> int:
@@ -262,9 +265,18 @@ def chunk_runtime_minutes(chunk: FrameRange, width: int, height: int, model: str
     return int(10 + math.ceil(2 * seconds / 60))
 
 
-def chunk_mem_mb(width: int, height: int, batch_size: int) -> int:
-    """Host memory to ask for: the runtime (~2 GiB) plus per-frame buffers."""
-    return int(2048 + math.ceil(width * height * HOST_BYTES_PER_PIXEL * max(batch_size, 1) / 2**20))
+def chunk_mem_mb(width: int, height: int, batch_size: int, frames: int | None = None) -> int:
+    """Host memory to ask for: the runtime (~2 GiB) plus per-frame buffers.
+
+    ``frames``: the frames the chunk decodes; a micro-batch never holds more.
+    """
+    batch = max(1, batch_size if frames is None else min(batch_size, frames))
+    return int(2048 + math.ceil(width * height * HOST_BYTES_PER_PIXEL * batch / 2**20))
+
+
+def gpu_bytes_per_batch(width: int, height: int, batch_size: int) -> float:
+    """Estimated GPU memory of one micro-batch of ``batch_size`` frames (fp32)."""
+    return width * height * GPU_BYTES_PER_PIXEL * batch_size
 
 
 # Resource estimates for one render_segment job (two x264 encodes of the
