@@ -4,14 +4,19 @@
 
 import shlex
 
-from salience.evaluation.files import checked_files  # noqa: E402
+from salience.evaluation.files import checked_files, unmatched_notice  # noqa: E402
 
 
 def _eyetracking_files():
     try:
-        return checked_files(config, set(VIDEOS), ".snakemake/salience-csv-checks")
+        found = checked_files(config, set(VIDEOS), ".snakemake/salience-csv-checks")
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
+    for key, files in zip(("gaze", "aoi"), found):
+        notice = unmatched_notice(key, config.get(key), VIDEOS, files)
+        if notice:
+            logger.warning(notice)
+    return found
 
 
 GAZE, AOI = _eyetracking_files()

@@ -59,6 +59,14 @@ def test_a_batch_no_gpu_holds_is_refused(tmp_path):
     dry_run_refuses(tmp_path, "config 'batch_size'", "1920x1080", "lower batch_size")
 
 
+def test_a_gaze_pattern_that_matches_no_file_says_so(tmp_path):
+    make_video(tmp_path / "clip.mp4", frames=4, size=SIZE)
+    write_config(tmp_path, gaze="gaze/{video}.csv", pixels_per_degree=4)
+    result = snakemake(tmp_path, "--dry-run")
+    output = result.stdout + result.stderr
+    assert "config 'gaze'" in output and "gaze/clip.csv" in output and "matches no file" in output, output
+
+
 def test_gaze_pointed_at_a_secret_file_is_refused_without_echoing_it(tmp_path):
     make_video(tmp_path / "clip.mp4", frames=4, size=SIZE)
     shadow = tmp_path / "shadow"

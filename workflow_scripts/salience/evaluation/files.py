@@ -37,6 +37,21 @@ def files_per_video(key: str, setting, video_ids, base=".") -> dict[str, Path]:
     return files
 
 
+def unmatched_notice(key: str, setting, video_ids, found) -> str | None:
+    """A line saying which videos a ``{video}`` pattern found no file for (they are not evaluated)."""
+    if not isinstance(setting, str):
+        return None
+    missing = sorted(set(video_ids) - set(found))
+    if not missing:
+        return None
+    looked = ", ".join(setting.replace("{video}", vid) for vid in missing[:3]) + (", ..." if len(missing) > 3 else "")
+    done = {"gaze": "compared with gaze", "aoi": "measured on areas of interest"}.get(key, "evaluated")
+    if not found:
+        return f"config '{key}': the pattern {setting!r} matches no file (looked for {looked}): no video is {done}"
+    return (f"config '{key}': no file for {len(missing)} of {len(set(video_ids))} videos (looked for {looked}): "
+            f"those are not {done}")
+
+
 def checked_files(config: dict, video_ids, cache_dir=None) -> tuple[dict[str, Path], dict[str, Path]]:
     """(gaze files, AOI files) per video, each file read and checked; ConfigError/TableError otherwise.
 
