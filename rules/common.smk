@@ -14,7 +14,7 @@ from snakemake.utils import validate
 # The `salience` package (workflow_scripts/) is installed by the environment:
 # `pip install -e .` here, envs/salience.yaml for the jobs of --use-conda.
 from salience.errors import SalienceError
-from salience import config_checks, frames, plan, settings, store, video
+from salience import config_checks, frames, plan, settings, store, video, weights
 from salience.models import MODEL_NAMES, MODEL_OPTIONS, describe
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -169,3 +169,18 @@ def optional_files(wildcards):
     if MODEL.applies("fixation_history") and config["fixation_history"] != "center":
         return {"fixation_history": config["fixation_history"]}
     return {}
+
+
+def sha256_of(path):
+    return weights.sha256_cached(path, ".snakemake/salience-digests")
+
+
+def content_params(files):
+    """``<role>_sha256`` of each file: params of the rules that read them.
+
+    Content, not only modification times, decides their reruns: a file
+    replaced by other content under an old mtime (``cp -p``, a restored
+    backup) reruns what read it. Params only where such files are named, so
+    that runs without them see no new param.
+    """
+    return {f"{role}_sha256": sha256_of(path) for role, path in files.items()}

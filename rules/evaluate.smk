@@ -20,6 +20,7 @@ rule evaluate_gaze:
     threads: 2
     params:
         blur=GAZE_BLUR,
+        sha256=csv_digests("gaze"),
     shell:
         "python -m salience evaluate {input.store:q} --gaze {input.gaze:q} "
         "--output {output:q} {params.blur} --threads {threads} > {log:q} 2>&1"
@@ -64,6 +65,7 @@ rule areas_of_interest:
         gaze=lambda wc, input: (
             f"--gaze {shlex.quote(input.gaze)}" if "gaze" in input.keys() else ""
         ),
+        sha256=csv_digests("aoi", "gaze"),
     shell:
         "python -m salience aoi {input.store:q} --aoi {input.aoi:q} {params.gaze} "
         "--output {output.table:q} --plot {output.plot:q} --title {wildcards.video:q} > {log:q} 2>&1"
@@ -109,6 +111,7 @@ rule render_human:
         opacity=config["render"]["opacity"],
         crf=config["render"]["crf"],
         audio="" if config["render"]["audio"] else "--no-audio",
+        sha256=csv_digests("gaze"),
     shell:
         "python -m salience human {input.store:q} --probe {input.probe:q} --gaze {input.gaze:q} "
         "--heatmap {output.heatmap:q} --pair {output.pair:q} {params.blur} "
@@ -134,6 +137,8 @@ rule snapshots:
     conda:
         "../envs/salience.yaml"
     params:
+        # only where some video has gaze: snapshots are made for every video
+        **({"sha256": csv_digests("gaze")} if GAZE else {}),
         gaze=lambda wc, input: (
             f"--gaze {shlex.quote(input.gaze)} {GAZE_BLUR}"
             if "gaze" in input.keys()

@@ -37,6 +37,23 @@ def snapshot_inputs(wildcards):
     return {"gaze": str(GAZE[wildcards.video])} if wildcards.video in GAZE else {}
 
 
+def csv_digests(*keys):
+    """sha256 of the video's CSVs of these config keys: a param, so that content decides reruns.
+
+    (A function of the wildcards: Snakemake does not track params derived from input.)
+    """
+    files = {"gaze": GAZE, "aoi": AOI}
+
+    def digests(wildcards):
+        return {
+            key: sha256_of(files[key][wildcards.video])
+            for key in keys
+            if wildcards.video in files[key]
+        }
+
+    return digests
+
+
 def evaluation_outputs():
     outputs = []
     for vid in VIDEOS:

@@ -50,6 +50,7 @@ rule predict_chunk:
         batch_size=config["batch_size"],
         device=config["device"],
     params:
+        **content_params(optional_files(None)),
         start=lambda wc: chunk_of(wc).start,
         stop=lambda wc: chunk_of(wc).stop,
         head=result_config("head"),

@@ -78,6 +78,7 @@ def checked_files(config: dict, video_ids, cache_dir=None) -> tuple[dict[str, Pa
 
 
 def _marker(path: Path, cache_dir) -> Path:
-    stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    stat = path.stat()  # the change time too: a file copied over with `cp -p` is checked again
+    key = hashlib.sha1(f"{path.resolve()}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
+                       .encode("utf-8", "surrogateescape")).hexdigest()
     return Path(cache_dir) / f"{key}.ok"
