@@ -6,6 +6,7 @@ overlay, with the human overlay beside it where there is gaze.
 
 from __future__ import annotations
 
+from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -48,6 +49,23 @@ def write_snapshots(store_path, info: VideoInfo, output_dir, *, count: int = 4, 
                 with np.errstate(divide="ignore"):
                     human_heat = colorize(np.log(human), cmap=style.colormap)
                 picture = np.concatenate([picture, blend(frame, human_heat, style.opacity)], axis=1)
+            picture = _at_display_aspect(picture, info.sar, halves=2 if gaze is not None else 1)
             path = staged.file(f"frame_{index:0{digits}d}.png")
             if not cv2.imwrite(path, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
                 raise OSError(f"could not write {path} (disk full?)")
+
+
+def _at_display_aspect(picture: np.ndarray, sar: str, halves: int = 1) -> np.ndarray:
+    """The picture as a player shows it: non-square pixels (``sar``) stretched to square ones.
+
+    A PNG has no pixel aspect, so a frame of anamorphic video would look
+    squeezed; its width is scaled by the sample aspect ratio (as FFmpeg's
+    ``scale=iw*sar:ih`` does). ``halves``: pictures side by side.
+    """
+    ratio = Fraction(sar) if sar and Fraction(sar) > 0 else Fraction(1)
+    if ratio == 1:
+        return picture
+    height, width = picture.shape[:2]
+    display = max(1, round(width // halves * ratio)) * halves
+    interpolation = cv2.INTER_AREA if display < width else cv2.INTER_CUBIC
+    return cv2.resize(picture, (display, height), interpolation=interpolation)
