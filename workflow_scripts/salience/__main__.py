@@ -138,8 +138,9 @@ def cmd_density_peak(args) -> None:
     from .rendering.colour import global_density_max
     from .rendering.videos import FrameMaps
 
-    peak = max(global_density_max(FrameMaps([path]).array(0)) for path in args.stores)
-    write_json(args.output, {"density_max": peak})
+    peaks = [global_density_max(FrameMaps([path]).array(0)) for path in args.stores]
+    # null: no store holds a finite map; such frames are drawn as with a per-frame peak
+    write_json(args.output, {"density_max": max((p for p in peaks if p is not None), default=None)})
 
 
 def store_dtype_option(p) -> None:
