@@ -14,15 +14,14 @@ from snakemake.utils import validate
 # The `salience` package (workflow_scripts/) is installed by the environment:
 # `pip install -e .` here, envs/salience.yaml for the jobs of --use-conda.
 from salience.errors import SalienceError
-from salience import frames, plan, settings, store, video
-from salience.config_checks import check_eyetracking_settings, check_files
-from salience.models import MODEL_OPTIONS, describe
+from salience import config_checks, frames, plan, settings, store, video, weights
+from salience.models import MODEL_NAMES, MODEL_OPTIONS, describe
 
 # gaze: and aoi: are checked first, each mistake one sentence (the schema's
 # messages for nested settings are long dumps); gaze's short forms become its
 # full form, whose defaults the schema fills in.
 try:
-    check_eyetracking_settings(config)
+    config_checks.check_eyetracking_settings(config)
 except SalienceError as error:
     raise WorkflowError(str(error)) from None
 validate(config, schema="../schemas/config.schema.yaml")
@@ -30,7 +29,8 @@ validate(config, schema="../schemas/config.schema.yaml")
 MODEL = describe(config["model"])
 # Files named in the config are checked before any job, even if results exist.
 try:
-    check_files(config)
+    config_checks.check_files(config)
+    config_checks.check_settings(config)
 except SalienceError as error:
     raise WorkflowError(str(error)) from None
 
@@ -39,24 +39,50 @@ def _find_videos():
     """Video id -> path. Missing files, non-videos and videos without frames stop here."""
     try:
         store.shard_frames_for(config["chunk_frames"], config["shard_frames"])
-        videos = plan.find_videos(config["videos"])
-        for path in videos.values():
-            video.check_readable(path, config["video_stream"])  # cheap: the first frame
+        videos = plan.find_videos(config["videos"], results="results")
+        for vid, path in videos.items():
+            if path.exists():
+                # cheap: the first frame
+                width, height = video.check_readable(path, config["video_stream"])
+                config_checks.check_video(config, path, width, height)
+            else:
+                logger.warning(
+                    f"config 'videos': {path} is gone; its results stay in results/{vid}/ "
+                    "for --report; to run jobs, put it back or take it out of 'videos'"
+                )
         return videos
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
 
 
 VIDEOS = _find_videos()
+# How the rules name each video (a link where its path holds braces).
+VIDEO_INPUTS = {
+    vid: plan.tracked_path(vid, path, ".snakemake/salience-videos")
+    for vid, path in VIDEOS.items()
+}
 
 
 wildcard_constraints:
     video="|".join(re.escape(v) for v in VIDEOS) if VIDEOS else "^$",
+    model="|".join(MODEL_NAMES),
     chunk=frames.NAME_PATTERN,
 
 
+def executing():
+    """Whether the DAG is built to run jobs (a run or a dry run), not for a report or a graph.
+
+    Snakemake gives the workflow its execution settings only then.
+    """
+    return getattr(workflow, "execution_settings", None) is not None
+
+
 def video_path(wildcards):
-    return str(VIDEOS[wildcards.video])
+    """The video as the rules name it; none for a video moved away, unless jobs may run."""
+    path = VIDEO_INPUTS[wildcards.video]
+    if not executing() and not os.path.exists(path):
+        return []  # its results can be reported (--report) without it
+    return str(path)
 
 
 def video_info(wildcards):
@@ -150,3 +176,18 @@ def optional_files(wildcards):
     if MODEL.applies("fixation_history") and config["fixation_history"] != "center":
         return {"fixation_history": config["fixation_history"]}
     return {}
+
+
+def sha256_of(path):
+    return weights.sha256_cached(path, ".snakemake/salience-digests")
+
+
+def content_params(files):
+    """``<role>_sha256`` of each file: params of the rules that read them.
+
+    Content, not only modification times, decides their reruns: a file
+    replaced by other content under an old mtime (``cp -p``, a restored
+    backup) reruns what read it. Params only where such files are named, so
+    that runs without them see no new param.
+    """
+    return {f"{role}_sha256": sha256_of(path) for role, path in files.items()}

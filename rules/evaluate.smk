@@ -21,6 +21,7 @@ rule gaze_points:
         # a function: the settings' {video} and {participant} are not wildcards
         settings=lambda wildcards: GAZE_SETTINGS,
         files=gaze_file_options,
+        sha256=csv_digests("gaze"),
     shell:
         "python -m salience gaze-points --probe {input.probe:q} --settings {params.settings:q} "
         "--video {wildcards.video:q} {params.files} --output {output:q} > {log:q} 2>&1"
@@ -117,6 +118,7 @@ rule areas_of_interest:
         gaze=lambda wc, input: (
             f"--gaze {shlex.quote(input.gaze)}" if "gaze" in input.keys() else ""
         ),
+        sha256=csv_digests("aoi"),
     shell:
         "python -m salience aoi {input.store:q} --aoi {input.aoi:q} {params.gaze} "
         "--output {output.table:q} --plot {output.plot:q} --title {wildcards.video:q} > {log:q} 2>&1"

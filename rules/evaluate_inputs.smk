@@ -5,16 +5,25 @@
 
 import shlex
 
-from salience.evaluation.files import checked_files  # noqa: E402
+from salience.evaluation.files import checked_files, unmatched_notice  # noqa: E402
 from salience.evaluation.yardsticks import check_profile  # noqa: E402
 
 
 def _eyetracking_files():
     try:
         check_profile(config)
-        return checked_files(config, VIDEOS, ".snakemake/salience-csv-checks")
+        found = checked_files(config, VIDEOS, ".snakemake/salience-csv-checks")
     except SalienceError as error:
         raise WorkflowError(str(error)) from None
+    patterns = {
+        "gaze": found.settings.files if found.settings else None,
+        "aoi": config.get("aoi"),
+    }
+    for key, files in (("gaze", found.gaze), ("aoi", found.aoi)):
+        notice = unmatched_notice(key, patterns[key], VIDEOS, files)
+        if notice:
+            logger.warning(notice)
+    return found
 
 
 EYETRACKING = _eyetracking_files()
@@ -60,6 +69,20 @@ def overview_inputs(wildcards):
     if GAZE:
         inputs["summary"] = "results/metrics_summary.csv"
     return inputs
+
+
+def csv_digests(key):
+    """sha256 of the video's files of config ``key`` (gaze: each participant's): a param, so that
+    content decides reruns. (A function of the wildcards: Snakemake does not track params derived
+    from input.)
+    """
+
+    def digests(wildcards):
+        if key == "aoi":
+            return sha256_of(AOI[wildcards.video])
+        return {str(path): sha256_of(path) for path in GAZE[wildcards.video].values()}
+
+    return digests
 
 
 def evaluation_outputs():

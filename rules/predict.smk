@@ -38,7 +38,10 @@ rule predict_chunk:
         gpu=1,
         cpus_per_task=config["threads"],
         mem_mb=lambda wc: plan.chunk_mem_mb(
-            video_info(wc).width, video_info(wc).height, config["batch_size"]
+            video_info(wc).width,
+            video_info(wc).height,
+            config["batch_size"],
+            chunk_of(wc).frames_decoded,
         ),
         runtime=lambda wc: plan.chunk_runtime_minutes(
             chunk_of(wc), video_info(wc).width, video_info(wc).height, config["model"]
@@ -47,6 +50,7 @@ rule predict_chunk:
         batch_size=config["batch_size"],
         device=config["device"],
     params:
+        **content_params(optional_files(None)),
         start=lambda wc: chunk_of(wc).start,
         stop=lambda wc: chunk_of(wc).stop,
         head=result_config("head"),

@@ -4,6 +4,8 @@
 
 import shlex
 
+from snakemake.io import IOFile
+
 from salience.rendering import current
 
 
@@ -13,6 +15,7 @@ wildcard_constraints:
 
 
 RENDER = config["render"]
+VIDEO_KINDS = ("heatmap", "overlay")  # the segment videos of render_segment
 
 
 def outlined_aoi(video):
@@ -26,16 +29,26 @@ def render_settings(video, target):
     return current.render_settings(RENDER, target, aoi)
 
 
-def maps_source(wildcards, chunk, target):
-    """The store a segment job reads (salience.rendering.current.maps_source)."""
-    results = f"results/{wildcards.video}"
-    return current.maps_source(
-        chunk,
-        f"{results}/saliency.zarr",
-        lambda: current.is_current(
-            results, target, render_settings(wildcards.video, target)
-        ),
-    )
+def read_before(output):
+    """The inputs Snakemake recorded when ``output``'s job last ran (also for a deleted temp output).
+
+    From Snakemake's own metadata, which decides its reruns; () where there is none
+    (a job that never ran, or a Snakemake that keeps it otherwise: then a
+    current render names its chunks, as before).
+    """
+    persistence = getattr(workflow, "persistence", None)
+    if persistence is None:
+        return ()
+    # an internal of Snakemake: tests/workflow/test_resume_render.py holds it
+    try:
+        return tuple(persistence.input(IOFile(output)) or ())
+    except Exception:
+        return ()
+
+
+def render_is_current(video, target):
+    results = f"results/{video}"
+    return lambda: current.is_current(results, target, render_settings(video, target))
 
 
 def segment_of(wildcards):
@@ -43,17 +56,34 @@ def segment_of(wildcards):
 
 
 def segment_stores(wildcards):
+    """The store a segment job reads (salience.rendering.current.maps_source)."""
     chunk = video_plan(wildcards).chunk_of(segment_of(wildcards))
-    store = f"results/{wildcards.video}/chunks/{chunk.name}.zarr"
-    return [maps_source(wildcards, store, wildcards.get("part", "videos"))]
+    part = wildcards.get("part")
+    folder = f"results/{wildcards.video}/segments"
+    if part:
+        outputs = [f"{folder}/{part}/{wildcards.segment}"]
+    else:
+        outputs = [f"{folder}/{kind}/{wildcards.segment}.mp4" for kind in VIDEO_KINDS]
+    store = current.maps_source(
+        f"results/{wildcards.video}/chunks/{chunk.name}.zarr",
+        f"results/{wildcards.video}/saliency.zarr",
+        render_is_current(wildcards.video, part or "videos"),
+        read_before(outputs[0]),
+        finished=all(os.path.exists(output) for output in outputs),
+    )
+    return [store]
 
 
 def video_stores(wildcards):
     """Every store of the video's maps (for the global peak)."""
-    chunks = chunk_outputs(wildcards)
-    sources = {maps_source(wildcards, chunk, "videos") for chunk in chunks}
-    assembled = f"results/{wildcards.video}/saliency.zarr"
-    return [assembled] if assembled in sources else chunks
+    peak = f"results/{wildcards.video}/density_peak.json"
+    return current.peak_sources(
+        chunk_outputs(wildcards),
+        f"results/{wildcards.video}/saliency.zarr",
+        render_is_current(wildcards.video, "videos"),
+        read_before(peak),
+        finished=os.path.exists(peak),
+    )
 
 
 def aoi_outline_input(wildcards):

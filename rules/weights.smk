@@ -19,6 +19,7 @@ rule download_weights:
     conda:
         "../envs/salience.yaml"
     params:
+        **content_params(model_files(None)),
         weights=config["weights"],
         center_bias=config["center_bias"],
     shell:

@@ -80,7 +80,7 @@ def test_bad_gaze_files_and_scales_are_refused(tmp_path, iii):
     with pytest.raises(ConfigError, match="does not exist"):
         FixationHistory(str(tmp_path / "none.csv"))
     (tmp_path / "cols.csv").write_text("t,gx,gy\n0,1,2\n")
-    with pytest.raises(ConfigError, match="frame,x,y"):
+    with pytest.raises(ConfigError, match="columns needed: frame, x, y"):
         FixationHistory(str(tmp_path / "cols.csv"))
     (tmp_path / "text.csv").write_text("frame,x,y\n0,left,2\n")
     with pytest.raises(ConfigError, match="line 2"):

@@ -76,6 +76,38 @@ def test_maps_source(tmp_path, chunk_exists, assembled_exists, is_current, expec
     assert bool(asked) == (not chunk_exists and assembled_exists)  # the record is read only when it decides
 
 
+@pytest.mark.parametrize("read, finished, is_current, expected", [
+    ("chunk", True, False, "chunk"),  # rendered before its chunk was assembled and removed: not again
+    ("assembled", True, False, "assembled"),  # a re-render stopped before its join
+    ("chunk", False, True, "chunk"),  # joined, current: as it ran in the first run
+    ("assembled", False, True, "assembled"),  # joined, current, after a re-render: as it ran then
+    (None, False, True, "chunk"),  # no record (an older run), current
+    ("chunk", False, False, "assembled"),  # it runs anyway (new settings): never re-predict
+    (None, True, False, "assembled"),
+])
+def test_maps_source_keeps_what_a_job_read(tmp_path, read, finished, is_current, expected):
+    paths = {"chunk": tmp_path / "chunks" / "0000000-0000007.zarr", "assembled": tmp_path / "saliency.zarr"}
+    paths["assembled"].mkdir()  # the chunk is gone: what it read decides
+    read_before = [tmp_path / "probe.json"] + ([paths[read]] if read else [])
+    chosen = current.maps_source(paths["chunk"], paths["assembled"], lambda: is_current, read_before, finished)
+    assert chosen == str(paths[expected])
+
+
+def test_peak_sources_keep_what_the_peak_was_computed_from(tmp_path):
+    chunks = [tmp_path / "chunks" / f"{i:07d}-{i + 4:07d}.zarr" for i in (0, 4)]
+    assembled = tmp_path / "saliency.zarr"
+    names = [str(c) for c in chunks]
+    assert current.peak_sources(chunks, assembled, lambda: False) == names  # nothing yet
+    assembled.mkdir()
+    chunks[1].mkdir(parents=True)
+    assert current.peak_sources(chunks, assembled, lambda: False, finished=True) == names  # a chunk left
+    chunks[1].rmdir()
+    assert current.peak_sources(chunks, assembled, lambda: True, names, finished=True) == names
+    assert current.peak_sources(chunks, assembled, lambda: True, [assembled], finished=True) == [str(assembled)]
+    assert current.peak_sources(chunks, assembled, lambda: True, names) == [str(assembled)]  # to compute
+    assert current.peak_sources(chunks, assembled, lambda: False, (), finished=True) == [str(assembled)]
+
+
 def test_one_name_format_for_chunks_and_segments():
     video = plan.plan_video(650, 300, 16, 120)
     for frame_range in video.chunks + video.segments:

@@ -18,6 +18,7 @@ options. Bad input ends with one line naming the problem (exit code 2).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -141,8 +142,9 @@ def cmd_density_peak(args) -> None:
     from .rendering.colour import global_density_max
     from .rendering.videos import FrameMaps
 
-    peak = max(global_density_max(FrameMaps([path]).array(0)) for path in args.stores)
-    write_json(args.output, {"density_max": peak})
+    peaks = [global_density_max(FrameMaps([path]).array(0)) for path in args.stores]
+    # null: no store holds a finite map; such frames are drawn as with a per-frame peak
+    write_json(args.output, {"density_max": max((p for p in peaks if p is not None), default=None)})
 
 
 def store_dtype_option(p) -> None:
@@ -276,6 +278,14 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except SalienceError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # Disk full or over quota: the unfinished output was removed on the way out.
+        where = f" writing {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror}{where} (step '{args.step}'): free some space (or raise "
+              "the quota) and run again; finished outputs are kept", file=sys.stderr)
         return 2
     return 0
 

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Sequence
 from fractions import Fraction
 
-from .atomic import StagedDir, staged_file
+from .atomic import StagedDir, remove_stale_temporaries, staged_file
 from .errors import VideoError
 from .frames import FrameRange
 from .video import VideoInfo
@@ -36,7 +36,9 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
     the largest reordering delay of any segment): each segment's own would
     jump at the joins and make players and demuxers misjudge the rate. The
     source's first audio stream is encoded once over the whole timeline
-    (``encode``'s audio path). The file appears atomically.
+    (``encode``'s audio path). The file appears atomically; then the
+    temporaries that killed segment jobs left beside the segments go
+    (``sweep_segment_folders``).
     """
     import av
 
@@ -90,6 +92,7 @@ def join_videos(segment_paths: Sequence, info: VideoInfo, output, *, audio: bool
             if audio_copy is not None:
                 audio_copy.copy(until=info.end_time)
 
+    sweep_segment_folders(segment_paths)
 
 def _reorder_delay(segment_paths, segments, info: VideoInfo, frame_pts, time_base) -> int:
     """The largest (decode index - display index) over every packet: frames held back for B-frames.
@@ -120,7 +123,7 @@ def join_dirs(part_dirs: Sequence, output) -> None:
     Files are hard-linked (copied where the file system refuses links), so
     the parts stay whole until the join is done: a killed join can be redone.
     Hidden files (Snakemake's markers) are left out; two parts holding one name
-    is an error.
+    is an error. Then the temporaries of killed part jobs go (``sweep_segment_folders``).
     """
     with StagedDir(output) as staged:
         for part in part_dirs:
@@ -133,6 +136,20 @@ def join_dirs(part_dirs: Sequence, output) -> None:
                     os.link(source, target)
                 except OSError:
                     shutil.copy2(source, target)
+    sweep_segment_folders(part_dirs)
+
+
+def sweep_segment_folders(parts: Sequence) -> list[str]:
+    """Remove the stale temporaries in the folders of ``parts``; their paths.
+
+    A segment job killed mid-write leaves its hidden temporary; the next
+    writer of the same segment removes it, but a changed plan (another
+    ``segment_frames``) has no such writer. Once a video's segments are
+    joined, nothing of that video writes there; a live writer's temporary is
+    left alone (``atomic``'s locks).
+    """
+    folders = {os.path.dirname(os.path.abspath(os.fspath(part))) for part in parts}
+    return [path for folder in sorted(folders) for path in remove_stale_temporaries(folder)]
 
 
 def _ticks(value, source_base, target_base: Fraction, path) -> int:

@@ -8,8 +8,11 @@ planned from the frame count that the probe_video checkpoint decodes
 from __future__ import annotations
 
 import glob
+import hashlib
 import math
+import os
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,50 +22,167 @@ from .frames import FrameRange
 from .settings import Encoding
 from .models import describe
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Top-level names the workflow itself writes under results/ and logs/: a
+#: video whose id would be one of them gets a suffix instead (results/weights/
+#: is the weights record's folder, results/metrics_summary.csv a file).
+#: tests/unit/test_video_ids.py checks this against the rules.
+RESERVED_IDS = frozenset({"weights", "download_weights", "metrics_summary.csv", "summarize_metrics.log"})
+
+#: The workflow's own folders in the working directory: globs never take files there.
+OWN_FOLDERS = ("results", "logs", ".snakemake")
+
+_ID_BYTES = 200  # room for suffixes in a 255-byte file name
+
+
+def _safe_stem(stem: str) -> str:
+    """The file stem with every character other than letters, digits, ``.``, ``_``, ``-`` made ``_``.
+
+    Letters and digits of any script are kept (NFC-normalized); runs of ``_``
+    shrink to one; leading dots, underscores and dashes and trailing dots and
+    underscores go, so that no id is hidden, ``.``, ``..`` or read as an option.
+    """
+    stem = unicodedata.normalize("NFC", stem)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
+    safe = re.sub(r"^[._-]+|[._]+$", "", re.sub(r"_{2,}", "_", safe))
+    while len(safe.encode()) > _ID_BYTES:
+        safe = safe[:-1]
+    return safe
 
 
 def video_id(path: str | Path) -> str:
-    """The id of a video in output paths: its file name without extension.
+    """The id of a video alone (no other video to tell it from): its file name without extension, made safe.
 
-    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``
-    (they would break paths or Snakemake wildcards).
+    ``find_videos`` gives the ids of a run: where two videos' ids would be the
+    same (or differ only in case), or an id would name one of the workflow's
+    own outputs, it adds a suffix derived from the file name.
     """
-    return _UNSAFE.sub("_", Path(path).stem).strip("_") or "video"
+    return _safe_stem(Path(path).stem) or "video"
 
 
-def find_videos(patterns: list[str], base: str | Path = ".") -> dict[str, Path]:
+def _suffixed(base: str, key: str) -> str:
+    return f"{base}-{hashlib.sha1(key.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+
+
+def assign_ids(paths: list[Path]) -> dict[str, Path]:
+    """Distinct, safe ids for distinct files: id -> path.
+
+    A video keeps its plain id (``video_id``) unless another video's id equals
+    it ignoring case, or it is reserved (:data:`RESERVED_IDS`); then it gets
+    ``<id>-<8 hex digits>``, from its file name (from its path where two
+    files share a name). A video whose file name needed no change keeps its
+    plain id when it is the only such one of its group.
+    """
+    groups: dict[str, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(video_id(path).casefold(), []).append(path)
+    ids: dict[str, Path] = {}
+    for group in groups.values():
+        base = video_id(group[0])
+        if len(group) == 1 and base.casefold() not in RESERVED_IDS:
+            ids[base] = group[0]
+            continue
+        plain = [p for p in group if p.stem == video_id(p)]
+        names = [p.name for p in group]
+        for path in group:
+            if len(plain) == 1 and path is plain[0] and base.casefold() not in RESERVED_IDS:
+                ids[video_id(path)] = path
+                continue
+            key = os.fspath(path) if names.count(path.name) > 1 else path.name
+            ids[_suffixed(video_id(path), key)] = path
+    if len({i.casefold() for i in ids}) != len(ids):  # a file literally named like a suffixed id
+        clash = sorted(ids, key=str.casefold)
+        raise ConfigError(f"config 'videos': two videos get ids that differ only in case among {clash}; "
+                          "rename one of them")
+    return ids
+
+
+def _is_own_output(path: Path, base: Path) -> bool:
+    try:
+        relative = path.resolve().relative_to(base.resolve())
+    except ValueError:
+        return False
+    return bool(relative.parts) and relative.parts[0] in OWN_FOLDERS
+
+
+def find_videos(patterns: list[str], base: str | Path = ".", *, results: str | None = None) -> dict[str, Path]:
     """Map video id → path for config ``videos`` (paths or glob patterns).
 
-    A pattern that matches nothing, a missing file, and two videos with the
-    same id are errors that name the culprits.
+    An entry naming an existing file is that file, even if it holds glob
+    characters (``[P01] trial.mp4``); otherwise an entry with ``*``, ``?`` or
+    ``[`` is a glob pattern. Globs never take the workflow's own files
+    (results/, logs/). A pattern that matches nothing and a missing file are
+    errors that name the culprits; ids are :func:`assign_ids`'.
+
+    ``results``: the results folder (relative to ``base``). A missing file
+    whose video was probed there (``<results>/<id>/probe.json``: moved away
+    after a run) is kept, so that its results can still be reported; the
+    caller tells it by its path not existing.
     """
     base = Path(base)
-    videos: dict[str, Path] = {}
+    found: dict[Path, Path] = {}  # resolved -> as matched
+    missing: list[Path] = []
     for pattern in patterns:
-        full = str(Path(pattern).expanduser() if Path(pattern).expanduser().is_absolute() else base / pattern)
-        if glob.has_magic(pattern):
-            matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
-            if not matches:
-                raise VideoError(f"config 'videos': the pattern {pattern!r} matches no file (looked in {base.resolve()})")
-        else:
-            path = Path(full)
-            if not path.exists():
-                raise VideoError(f"config 'videos': {path} does not exist; fix the path in config.yaml")
-            if not path.is_file():
-                raise VideoError(f"config 'videos': {path} is not a file")
+        expanded = Path(pattern).expanduser()
+        path = expanded if expanded.is_absolute() else base / expanded
+        if path.is_file():
             matches = [path]
-        for path in matches:
-            key = video_id(path)
-            if key in videos and videos[key].resolve() != path.resolve():
-                raise ConfigError(
-                    f"config 'videos': {videos[key]} and {path} both get the id {key!r} "
-                    "(their file names); rename one of them"
-                )
-            videos[key] = path
-    if not videos:
+        elif glob.has_magic(pattern):
+            matches = sorted(Path(p) for p in glob.glob(os.fspath(path), recursive=True)
+                             if Path(p).is_file() and not _is_own_output(Path(p), base))
+            if not matches and results is not None and (base / results / video_id(path) / "probe.json").is_file():
+                missing += [] if path in missing else [path]  # named like a pattern ('[P01] a.mp4'), moved
+            elif not matches:
+                raise VideoError(f"config 'videos': the pattern {pattern!r} matches no file (looked in "
+                                 f"{base.resolve()}; the workflow's own {', '.join(OWN_FOLDERS[:2])} folders "
+                                 "are left out)")
+        elif not path.exists():
+            if results is None:
+                raise _missing(path)
+            if path not in missing:
+                missing.append(path)
+            matches = []
+        else:
+            raise VideoError(f"config 'videos': {path} is not a file")
+        for match in matches:
+            found.setdefault(match.resolve(), match)
+    if not found and not missing:
         raise ConfigError("config 'videos' lists no video")
-    return videos
+    ids = assign_ids(list(found.values()) + missing)
+    for vid, path in ids.items():
+        if path in missing and not (base / results / vid / "probe.json").is_file():
+            raise _missing(path)
+    return ids
+
+
+def _missing(path: Path) -> VideoError:
+    return VideoError(f"config 'videos': {path} does not exist; fix the path in config.yaml")
+
+
+def tracked_path(vid: str, path: Path, links_dir: str | Path) -> Path:
+    """The path by which the rules name video ``vid``: ``path``, or a link to it.
+
+    Snakemake reads ``{...}`` in an input path as a wildcard, with no way to
+    escape it, so a video whose path holds a brace is named by a link
+    ``<links_dir>/<id><suffix>`` to it instead (made or corrected here,
+    atomically: several DAG builds may run at once). Snakemake dates a link
+    by its target, so the link itself never triggers a rerun.
+    """
+    if "{" not in str(path) and "}" not in str(path):
+        return path
+    suffix = path.suffix if not {"{", "}"} & set(path.suffix) else ""
+    link = Path(links_dir) / f"{vid}{suffix}"
+    target = os.path.abspath(path)
+    try:
+        if os.readlink(link) == target:
+            return link
+    except OSError:
+        pass
+    link.parent.mkdir(parents=True, exist_ok=True)
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.link")
+    temporary.unlink(missing_ok=True)
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+    return link
 
 
 def chunk(start: int, stop: int, window: int) -> FrameRange:
@@ -133,6 +253,9 @@ def plan_video(frame_count: int, chunk_frames: int, window: int, segment_frames:
 # Resource estimates for one chunk job. Conservative on purpose: a job killed
 # for exceeding its time or memory wastes a whole GPU allocation.
 HOST_BYTES_PER_PIXEL = 600  # decoded frames, CPU-side tensors, output maps
+# GPU memory of one frame in a micro-batch, fp32: about 0.9 GB at 720p (DeepGaze
+# MR measured on an H200, docs/performance.md "On a GPU").
+GPU_BYTES_PER_PIXEL = 0.9e9 / (1280 * 720)
 
 
 def chunk_runtime_minutes(chunk: FrameRange, width: int, height: int, model: str) -> int:
@@ -142,9 +265,18 @@ def chunk_runtime_minutes(chunk: FrameRange, width: int, height: int, model: str
     return int(10 + math.ceil(2 * seconds / 60))
 
 
-def chunk_mem_mb(width: int, height: int, batch_size: int) -> int:
-    """Host memory to ask for: the runtime (~2 GiB) plus per-frame buffers."""
-    return int(2048 + math.ceil(width * height * HOST_BYTES_PER_PIXEL * max(batch_size, 1) / 2**20))
+def chunk_mem_mb(width: int, height: int, batch_size: int, frames: int | None = None) -> int:
+    """Host memory to ask for: the runtime (~2 GiB) plus per-frame buffers.
+
+    ``frames``: the frames the chunk decodes; a micro-batch never holds more.
+    """
+    batch = max(1, batch_size if frames is None else min(batch_size, frames))
+    return int(2048 + math.ceil(width * height * HOST_BYTES_PER_PIXEL * batch / 2**20))
+
+
+def gpu_bytes_per_batch(width: int, height: int, batch_size: int) -> float:
+    """Estimated GPU memory of one micro-batch of ``batch_size`` frames (fp32)."""
+    return width * height * GPU_BYTES_PER_PIXEL * batch_size
 
 
 # Resource estimates for one render_segment job (two x264 encodes of the

@@ -161,12 +161,13 @@ def load_probe(path) -> VideoInfo:
                          "delete it and run again to probe the video anew") from None
 
 
-def check_readable(path, video_stream="auto") -> None:
+def check_readable(path, video_stream="auto") -> tuple[int, int]:
     """Cheap check that a file is a video whose first frame decodes; VideoError if not.
 
     Runs for every video when the workflow is planned, so that a wrong file
     (or a ``video_stream`` it lacks) stops the run before any job; the full
-    decode is ``probe``'s.
+    decode is ``probe``'s. Returns the frame size (width, height) in display
+    orientation, as ``probe``.
     """
     path = _check_file(path)
     with _open(path) as container:
@@ -174,7 +175,8 @@ def check_readable(path, video_stream="auto") -> None:
         problem = None
         for frame, error in _decode(container, stream, path):
             if frame is not None:
-                return
+                size = (frame.width, frame.height)
+                return size if _rotation(frame) % 180 == 0 else size[::-1]
             problem = problem or error
         raise VideoError(_no_frames(path, stream, problem))
 

@@ -74,6 +74,28 @@ def sha256sum(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_cached(path: str | Path, cache_dir: str | Path) -> str:
+    """``sha256sum(path)``, remembered in ``cache_dir`` while the file stays the same file.
+
+    The DAG build takes the digest of every local file the config names (a
+    checkpoint can be hundreds of MB), each time. A file counts as unchanged
+    while its inode, size, modification and change times are: copying
+    another file over it, even with ``cp -p``, changes its change time.
+    """
+    stat = os.stat(path)
+    key = f"{os.path.abspath(path)}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
+    memo = Path(cache_dir) / hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()
+    try:
+        digest = memo.read_text().strip()
+        if len(digest) == 64:
+            return digest
+    except OSError:
+        pass
+    digest = sha256sum(path)
+    write_text(memo, digest + "\n")
+    return digest
+
+
 def git_blob_sha1(path: str | Path) -> str:
     """The id git gives this file's content (sha1 of 'blob <size>\\0' + content)."""
     digest = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())

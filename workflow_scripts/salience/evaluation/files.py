@@ -246,6 +246,21 @@ def files_per_video(key: str, setting, video_ids, base=".") -> dict[str, Path]:
     return files
 
 
+def unmatched_notice(key: str, pattern, video_ids, found) -> str | None:
+    """A line saying which videos a ``{video}`` pattern found no file for (they are not evaluated)."""
+    if not isinstance(pattern, str):
+        return None
+    missing = sorted(set(video_ids) - set(found))
+    if not missing:
+        return None
+    looked = ", ".join(pattern.replace("{video}", vid) for vid in missing[:3]) + (", ..." if len(missing) > 3 else "")
+    done = {"gaze": "compared with gaze", "aoi": "measured on areas of interest"}.get(key, "evaluated")
+    if not found:
+        return f"config '{key}': the pattern {pattern!r} matches no file (looked for {looked}): no video is {done}"
+    return (f"config '{key}': no file for {len(missing)} of {len(set(video_ids))} videos (looked for {looked}): "
+            f"those are not {done}")
+
+
 def participant_files(settings: GazeSettings, video_ids, base=".") -> dict:
     """video id -> {participant name or None: path} for the videos that have gaze files.
 
@@ -384,7 +399,9 @@ def pixels_per_degree(settings: GazeSettings, video: VideoFrames, screen=None, m
 
 
 def _marker(path: Path, cache_dir, settings, video: VideoFrames) -> Path:
-    stat = Path(path).stat()
+    path = Path(path)
+    stat = path.stat()  # the change time too: a file copied over with `cp -p` is checked again
     facts = (repr(settings), len(video.times), float(video.end), video.width, video.height)
-    key = hashlib.sha1(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{facts}".encode()).hexdigest()
+    key = hashlib.sha1(f"{path.resolve()}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{facts}"
+                       .encode("utf-8", "surrogateescape")).hexdigest()
     return Path(cache_dir) / f"{key}.ok"

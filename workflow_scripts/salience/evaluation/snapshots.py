@@ -9,8 +9,10 @@ colour is the density relative to the frame's peak.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..atomic import StagedDir
@@ -72,6 +74,7 @@ def write_snapshots(store_path, info: VideoInfo, output_dir, *, count: int = 4, 
                     human_heat = colorize(np.log(human), cmap=style.colormap)
                 panels.append((blend(frame, human_heat, style.opacity),
                                f"humans: {viewers} viewer{'s' * (viewers != 1)}, {len(points[0])} gaze points"))
+            panels = [(_at_display_aspect(picture, info.sar), caption) for picture, caption in panels]
             figure = _figure(plt, panels, style.colormap, f"{Path(info.path).name}: frame {index} of {frame_count}, "
                                                 f"t = {timeline.times[index]:.2f} s")
             figure.savefig(staged.file(f"frame_{index:0{digits}d}.png"), dpi=80)
@@ -95,3 +98,19 @@ def _figure(plt, panels, cmap: str, title: str):
     bar = figure.colorbar(scale, ax=axes[0].tolist(), shrink=0.85, pad=0.02)
     bar.set_label("density / the frame's peak")
     return figure
+
+
+def _at_display_aspect(picture: np.ndarray, sar: str) -> np.ndarray:
+    """The picture as a player shows it: non-square pixels (``sar``) stretched to square ones.
+
+    A PNG has no pixel aspect, so a frame of anamorphic video would look
+    squeezed; its width is scaled by the sample aspect ratio (as FFmpeg's
+    ``scale=iw*sar:ih`` does).
+    """
+    ratio = Fraction(sar) if sar and Fraction(sar) > 0 else Fraction(1)
+    if ratio == 1:
+        return picture
+    height, width = picture.shape[:2]
+    display = max(1, round(width * ratio))
+    interpolation = cv2.INTER_AREA if display < width else cv2.INTER_CUBIC
+    return cv2.resize(picture, (display, height), interpolation=interpolation)

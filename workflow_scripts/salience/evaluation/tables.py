@@ -58,7 +58,10 @@ def read_table(path, *, required: tuple[str, ...], optional: tuple[str, ...] = (
         raise TableError(f"{path}: cannot read the {what} CSV ({error.strerror}); check the path in config.yaml") from error
     with handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except (UnicodeDecodeError, csv.Error):
+            raise TableError(f"{path}: not a {what} CSV (not UTF-8 text); check the path in config.yaml") from None
         if header is None:
             raise TableError(f"{path}: the {what} CSV is empty; it needs a header line")
         names = [name.strip() for name in header]
@@ -69,13 +72,13 @@ def read_table(path, *, required: tuple[str, ...], optional: tuple[str, ...] = (
         if missing:
             raise TableError(
                 f"{path}, line 1: the {what} CSV has no column {', '.join(missing)} "
-                f"(its header: {','.join(names)}); columns needed: {', '.join(required + one_of)}"
+                f"({_describe_header(names)}); columns needed: {', '.join(required + one_of)}"
             )
         numeric = [n for n in (*required, *optional, *one_of) if n in index]
         strings = [n for n in text if n in index]
         values: dict[str, list] = {name: [] for name in (*numeric, *strings)}
         lines = []
-        for row in reader:
+        for row in _rows(reader, path, what):
             line = reader.line_num
             if not row or all(not cell.strip() for cell in row):
                 continue  # blank lines (a trailing newline) carry nothing
@@ -100,3 +103,19 @@ def read_table(path, *, required: tuple[str, ...], optional: tuple[str, ...] = (
     columns = {name: np.asarray(values[name], dtype=np.float64) for name in numeric}
     columns.update({name: values[name] for name in strings})
     return Table(path, columns, np.asarray(lines, dtype=np.int64))
+
+
+def _describe_header(names: list[str]) -> str:
+    """The header, quoted only where it looks like column names: a file given by mistake
+    (``/etc/shadow``, a key) is never echoed."""
+    if len(names) >= 2 and all(len(n) <= 40 and n.isprintable() for n in names):
+        return f"its header: {','.join(names)}"
+    return "its first line is not a header of comma-separated column names: is it the right file?"
+
+
+def _rows(reader, path: str, what: str):
+    try:
+        yield from reader
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise TableError(f"{path}, line {reader.line_num + 1}: not a {what} CSV line ({type(error).__name__}); "
+                         "check the path in config.yaml") from None

@@ -136,7 +136,12 @@ def log_density_from_probability(center_bias, height: int, width: int):
     import torch
     import torch.nn.functional as F
 
-    center_bias = torch.as_tensor(center_bias, dtype=torch.float32).cpu()
+    center_bias = torch.as_tensor(center_bias).cpu().double()
+    if center_bias.ndim == 2 and center_bias.numel() and center_bias.max() > 0:
+        # A map's scale is free: scaled to a peak of 1 in float64, values
+        # beyond float32's range (up to 3.4e38) keep their proportions.
+        center_bias = center_bias / center_bias.max()
+    center_bias = center_bias.float()
     if center_bias.ndim != 2:
         raise ValueError(f"center bias must be an H x W map, got shape {tuple(center_bias.shape)}")
     if tuple(center_bias.shape) != (height, width):

@@ -67,7 +67,9 @@ class ModelDescription:
     path (or ``None``: untrained). ``temporal_window``: frames the model sees
     per prediction (1: frame by frame, no warm-up for chunks).
     ``seconds_per_megapixel_frame``: GPU time estimate for job time limits.
-    ``options``: which of :data:`MODEL_OPTIONS` apply.
+    ``options``: which of :data:`MODEL_OPTIONS` apply. ``min_frame_side``:
+    the shortest side (pixels, after ``scale``) its backbone's downsampling
+    leaves at least one cell of (tests/unit/test_model_sizes.py finds it).
     """
 
     name: str
@@ -78,6 +80,7 @@ class ModelDescription:
     temporal_window: int
     seconds_per_megapixel_frame: float
     options: frozenset[str]
+    min_frame_side: int
 
     def __post_init__(self):
         unknown = set(self.options) - set(MODEL_OPTIONS)

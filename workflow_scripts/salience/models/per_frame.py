@@ -38,20 +38,21 @@ class FixationHistory:
 
     @staticmethod
     def _read_csv(path: Path) -> dict[int, tuple[float, float]]:
-        import csv
+        """Frame -> (x, y), read strictly (spreadsheet exports too: a BOM, CRLF line ends)."""
+        from ..evaluation.tables import TableError, read_table
 
         if not path.is_file():
             raise ConfigError(f"fixation history file {path} does not exist (config 'fixation_history')")
+        try:
+            table = read_table(path, required=("frame", "x", "y"), what="fixation history")
+        except TableError as error:
+            raise ConfigError(f"{error} (config 'fixation_history')") from None
         gaze = {}
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"frame", "x", "y"} <= set(reader.fieldnames):
-                raise ConfigError(f"{path}: a fixation history CSV needs the columns frame,x,y")
-            for line, row in enumerate(reader, start=2):
-                try:
-                    gaze[int(row["frame"])] = (float(row["x"]), float(row["y"]))
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{path}, line {line}: frame, x and y must be numbers") from None
+        for row, frame in enumerate(table.columns["frame"]):
+            if not float(frame).is_integer():
+                raise ConfigError(f"{table.where(row, 'frame')}: {frame} is not a frame number "
+                                  "(config 'fixation_history')")
+            gaze[int(frame)] = (float(table.columns["x"][row]), float(table.columns["y"][row]))
         return gaze
 
     def __call__(self, first_index: int, count: int, height: int, width: int, scale: float = 1.0):

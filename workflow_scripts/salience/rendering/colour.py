@@ -90,18 +90,19 @@ def blend(frame_rgb: np.ndarray, heat_rgb: np.ndarray, opacity: float) -> np.nda
     return cv2.addWeighted(frame_rgb, 1.0 - opacity, heat_rgb, opacity, 0.0)
 
 
-def global_density_max(log_density_array) -> float:
+def global_density_max(log_density_array) -> float | None:
     """The largest density (``exp`` of the largest log-density) over all frames.
 
-    Streams: reads one frame (one chunk) at a time. NaN is ignored.
+    Streams: reads one frame (one chunk) at a time. NaN is ignored; None
+    where no frame holds a finite value (DeepGaze MR's ``head: skip`` leaves
+    the first 15 frames NaN, so a chunk of at most 15 frames holds none).
+    Such frames are drawn in the lowest colour whatever the peak.
     """
     peak = -math.inf
     for index in range(log_density_array.shape[0]):
         frame = np.asarray(log_density_array[index], dtype=np.float32)
         peak = max(peak, float(np.fmax.reduce(frame, axis=None)))
-    if not math.isfinite(peak):
-        raise ValueError("the log-density array holds no finite value: nothing to normalize by")
-    return math.exp(peak)
+    return math.exp(peak) if math.isfinite(peak) else None
 
 
 def check_normalization(normalization: str) -> None:

@@ -55,17 +55,51 @@ def is_current(results, target: str, settings: dict) -> bool:
         return False
 
 
-def maps_source(chunk, assembled, current: Callable[[], bool]) -> str:
+def maps_source(chunk, assembled, current: Callable[[], bool], read_before=(), finished: bool = False) -> str:
     """The store a segment job reads: its chunk's store, or saliency.zarr.
 
     The chunk store (temp) while it exists or nothing else holds the maps:
     the segment then starts as soon as its chunk is predicted. Once the
-    chunks are gone (after a finished run), a re-render reads saliency.zarr,
-    so it never re-predicts. A finished, current output (``current()``)
-    keeps naming the chunk (missing, and not needed): Snakemake reruns a job
-    whose set of input files changed, even one whose temp output is gone.
+    chunk is gone, what a job read before matters (``read_before``: the
+    inputs Snakemake recorded when it last ran, kept after it deletes a temp
+    output), because Snakemake reruns a job whose set of inputs changed,
+    even one whose temp output is gone, and a rerun that names the gone
+    chunk predicts it again:
+
+    - a segment rendered and not yet joined (``finished``: its outputs
+      exist; a run stopped) keeps naming what it read, so it is not rendered
+      again when its chunk was assembled and removed meanwhile;
+    - a segment of a render joined with today's settings (``current()``)
+      keeps naming what it read (the chunk, or saliency.zarr after a
+      re-render; the chunk where nothing was recorded);
+    - any other runs anyway (new settings, a join to redo): from
+      saliency.zarr, so a re-render never re-predicts.
     """
     chunk, assembled = os.fspath(chunk), os.fspath(assembled)
     if os.path.exists(chunk) or not os.path.exists(assembled):
         return chunk
-    return chunk if current() else assembled
+    read_before = {os.fspath(path) for path in read_before}
+    read = next((store for store in (chunk, assembled) if store in read_before), None)
+    if finished and read:
+        return read
+    if current():
+        return read or chunk
+    return assembled
+
+
+def peak_sources(chunks, assembled, current: Callable[[], bool], read_before=(), finished: bool = False) -> list[str]:
+    """The stores the video's peak is computed from: every chunk's, or saliency.zarr (as ``maps_source``).
+
+    ``finished``: the peak exists; it keeps naming the stores it was computed from.
+    """
+    chunks, assembled = [os.fspath(c) for c in chunks], os.fspath(assembled)
+    if any(os.path.exists(c) for c in chunks) or not os.path.exists(assembled):
+        return chunks
+    if not finished:
+        return [assembled]
+    read_before = {os.fspath(path) for path in read_before}
+    if assembled in read_before:
+        return [assembled]
+    if read_before and read_before <= set(chunks):
+        return chunks
+    return chunks if current() else [assembled]

@@ -19,4 +19,5 @@ DEEPGAZE_IIE = ModelDescription(
     temporal_window=1,
     seconds_per_megapixel_frame=0.6,  # four backbones
     options=frozenset({"scale"}),
+    min_frame_side=64,
 )

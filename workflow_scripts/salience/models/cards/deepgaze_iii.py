@@ -19,4 +19,5 @@ DEEPGAZE_III = ModelDescription(
     temporal_window=1,
     seconds_per_megapixel_frame=0.3,
     options=frozenset({"scale", "fixation_history"}),
+    min_frame_side=58,
 )

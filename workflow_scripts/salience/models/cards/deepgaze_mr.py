@@ -31,4 +31,5 @@ DEEPGAZE_MR = ModelDescription(
     temporal_window=16,  # the current frame and 15 past frames
     seconds_per_megapixel_frame=0.25,  # VGG19 on an older GPU (about 0.5 s per 1080p frame)
     options=frozenset({"head"}),
+    min_frame_side=16,
 )
