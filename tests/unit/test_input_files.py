@@ -7,8 +7,8 @@ import pytest
 
 from salience.errors import ConfigError
 from salience.evaluation.aoi import read_aoi_csv
-from salience.evaluation.gaze import read_gaze_csv
 from salience.evaluation.tables import TableError
+from salience.evaluation.trackers import read_recording
 from salience.models.center_bias import check_center_bias_file, load_center_bias, log_density_from_probability
 from salience.models.per_frame import FixationHistory
 
@@ -31,7 +31,7 @@ def test_a_fixation_history_frame_must_be_a_whole_number(tmp_path):
         FixationHistory(str(path))
 
 
-@pytest.mark.parametrize("read", [read_gaze_csv, read_aoi_csv, lambda p: FixationHistory(str(p))])
+@pytest.mark.parametrize("read", [read_recording, read_aoi_csv, lambda p: FixationHistory(str(p))])
 def test_a_file_that_is_not_a_csv_is_refused_without_echoing_it(tmp_path, read):
     shadow = tmp_path / "shadow"
     shadow.write_text(SECRET + "\ndaemon:*:19700:0:99999:7:::\n")
@@ -43,11 +43,11 @@ def test_a_file_that_is_not_a_csv_is_refused_without_echoing_it(tmp_path, read):
     assert "SECRETHASH" not in rest and "root:" not in rest and "$6$" not in rest and "daemon" not in rest
 
 
-@pytest.mark.parametrize("read", [read_gaze_csv, read_aoi_csv, lambda p: FixationHistory(str(p))])
+@pytest.mark.parametrize("read", [read_recording, read_aoi_csv, lambda p: FixationHistory(str(p))])
 def test_a_binary_file_is_refused_in_one_line(tmp_path, read):
     blob = tmp_path / "clip.mp4"
     blob.write_bytes(bytes(range(256)) * 8)
-    with pytest.raises((TableError, ConfigError), match="not a .*CSV"):
+    with pytest.raises((TableError, ConfigError), match="not an? .*(CSV|eye-tracking file)"):
         read(blob)
 
 
@@ -55,7 +55,7 @@ def test_a_real_header_is_still_quoted(tmp_path):
     path = tmp_path / "gaze.csv"
     path.write_text("time,gx,gy\n0,1,2\n")
     with pytest.raises(TableError, match="its header: time,gx,gy"):
-        read_gaze_csv(path)
+        read_recording(path)
 
 
 def test_center_bias_values_beyond_float32_keep_their_shape(tmp_path):

@@ -65,7 +65,7 @@ def test_columns_are_mapped_by_role_and_units_kept(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("time,x\n1,2\n", r"g\.csv, line 1: no column 'y' \(its header: 'time,x'\); name the columns"),
+    ("time,x\n1,2\n", r"g\.csv, line 1: no column 'y' \(its header: time,x\); name the columns"),
     ("x,y\n1,2\n", r"g\.csv, line 1: no column 'time' or 'frame'"),
     ("time,x,y\n1,2,3\n2,abc,3\n", r"g\.csv, line 3, column 'x': 'abc' is not a number$"),
     ("time,x,y\n1,2,3\n,2,3\n", r"g\.csv, line 3, column 'time': empty; a number is needed"),

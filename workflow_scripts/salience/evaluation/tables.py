@@ -72,7 +72,7 @@ def read_table(path, *, required: tuple[str, ...], optional: tuple[str, ...] = (
         if missing:
             raise TableError(
                 f"{path}, line 1: the {what} CSV has no column {', '.join(missing)} "
-                f"({_describe_header(names)}); columns needed: {', '.join(required + one_of)}"
+                f"({describe_header(names)}); columns needed: {', '.join(required + one_of)}"
             )
         numeric = [n for n in (*required, *optional, *one_of) if n in index]
         strings = [n for n in text if n in index]
@@ -105,12 +105,13 @@ def read_table(path, *, required: tuple[str, ...], optional: tuple[str, ...] = (
     return Table(path, columns, np.asarray(lines, dtype=np.int64))
 
 
-def _describe_header(names: list[str]) -> str:
+def describe_header(names: list[str], separator: str = ",") -> str:
     """The header, quoted only where it looks like column names: a file given by mistake
     (``/etc/shadow``, a key) is never echoed."""
     if len(names) >= 2 and all(len(n) <= 40 and n.isprintable() for n in names):
-        return f"its header: {','.join(names)}"
-    return "its first line is not a header of comma-separated column names: is it the right file?"
+        return f"its header: {separator.join(names)}"
+    kind = {"\t": "tab", ";": "semicolon"}.get(separator, "comma")
+    return f"its first line is not a header of {kind}-separated column names: is it the right file?"
 
 
 def _rows(reader, path: str, what: str):

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .tables import TableError
+from .tables import TableError, describe_header
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,8 @@ def read_recording(path, fmt: str = "auto", *, columns: dict | None = None, time
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise TrackerFileError(f"{path}: no such file; check the gaze files pattern in config.yaml")
+    if _is_binary(path):
+        raise TrackerFileError(f"{path}: not an eye-tracking file (binary, not text): is it the right file?")
     detected = detect_format(path) if fmt == "auto" else fmt
     if detected not in FORMATS:
         raise TrackerFileError(f"{path}: unknown gaze format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
@@ -218,6 +220,13 @@ def _encoding(path) -> str:
         except UnicodeDecodeError:
             continue
     return "cp1252"
+
+
+def _is_binary(path) -> bool:
+    """NUL bytes in a text file that is not UTF-16: a video, an archive, a key, given by mistake."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    return b"\x00" in head and _encoding(path) != "utf-16"
 
 
 def _first_line(path) -> str:
@@ -402,9 +411,8 @@ def read_csv(path, *, columns: dict | None = None, time_unit: str = "s", separat
     if position["time"] is None and position["frame"] is None:
         missing_roles.append(f"{names['time']!r} or {names['frame']!r}")
     if missing_roles:
-        shown = separator.join(header[:30]) + (" ..." if len(header) > 30 else "")
         raise TrackerFileError(
-            f"{path}, line 1: no column {', '.join(missing_roles)} (its header: {shown!r}); "
+            f"{path}, line 1: no column {', '.join(missing_roles)} ({describe_header(header[:30], separator)}); "
             "name the columns with gaze: columns: {time: ..., x: ..., y: ...}")
     if position["time"] is not None and position["frame"] is not None:
         raise TrackerFileError(
@@ -489,7 +497,7 @@ def read_tobii(path, *, separator=None, decimal=None, missing=MISSING) -> Record
     for needed in ("recording timestamp", "gaze point x", "gaze point y"):
         if col(needed) is None:
             raise TrackerFileError(f"{path}, line 1: a Tobii export needs the column {needed!r} (with any unit "
-                                   f"suffix); its header has {', '.join(repr(n) for n in names[:40])}")
+                                   f"suffix); {describe_header(names[:40], separator)}")
     t_col, x_col, y_col = col("recording timestamp"), col("gaze point x"), col("gaze point y")
     unit = _tobii_unit(names[t_col])
     wanted = {}
