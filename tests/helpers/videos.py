@@ -87,6 +87,17 @@ def make_late_ts(path: str | Path, *, frames: int = 14, lead: float = 0.2, offse
     return Path(path)
 
 
+def probe_record(path: str | Path, *, frames: int, size: str = "64x48", fps: int = 25) -> Path:
+    """``path`` (a probe.json) as the probe step writes it, of a video made beside it with these frames."""
+    from salience.atomic import write_json
+    from salience.video import probe
+
+    path = Path(path)
+    clip = make_video(path.with_name(path.stem + "_source.mp4"), frames=frames, size=size, fps=fps)
+    write_json(path, probe(clip).to_dict())
+    return path
+
+
 def make_video_without_ffmpeg(path: str | Path, *, frames: int = 40, size: str = "64x48", fps: int = 25) -> Path:
     """``make_video`` through PyAV alone (no audio): for the GPU machine, which has no ffmpeg binary."""
     from fractions import Fraction

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 import sys
 
 import pytest
-from helpers.videos import make_video
+from helpers.videos import make_video, probe_record
 
 from salience import __main__ as cli
 from salience import store
 
 
 def test_disk_full_during_assembly_is_one_line(tmp_path, monkeypatch, capsys):
-    (tmp_path / "probe.json").write_text(json.dumps({"frame_count": 4, "fps": 25.0}))
+    probe_record(tmp_path / "probe.json", frames=4)
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "saliency.zarr" / "c" / "0"))
@@ -33,7 +32,7 @@ def test_other_os_errors_still_show_where_they_came_from(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError(errno.EIO, "Input/output error")
 
-    (tmp_path / "probe.json").write_text(json.dumps({"frame_count": 4, "fps": 25.0}))
+    probe_record(tmp_path / "probe.json", frames=4)
     monkeypatch.setattr(store, "assemble", broken)
     with pytest.raises(OSError):
         cli.main(["assemble", "x.zarr", "--probe", str(tmp_path / "probe.json"), "--output", "y.zarr"])

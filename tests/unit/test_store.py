@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 import yaml
 from helpers.snakemake import REPO, snakemake
-from helpers.videos import make_video
+from helpers.videos import make_video, probe_record
 
 import salience
 from salience import store
@@ -194,7 +194,7 @@ def test_a_killed_assembly_leaves_nothing_after_a_rerun(tmp_path):
                            height=8, width=8, attrs={}, storage=Storage(shard_frames=2))
     unplanned = chunks_dir / "0000000-0000009.zarr"  # a chunk of an older plan
     store.write_frames(unplanned, enumerate(maps), first=0, count=9, height=8, width=8, attrs={})
-    (tmp_path / "probe.json").write_text(json.dumps({"frame_count": 9, "fps": 10.0, "width": 8, "height": 8}))
+    probe_record(tmp_path / "probe.json", frames=9, size="8x8", fps=10)
     args = ["assemble", *map(str, paths), "--probe", str(tmp_path / "probe.json"),
             "--chunks-dir", str(chunks_dir), "--output", str(tmp_path / "saliency.zarr")]
 

@@ -26,7 +26,8 @@ from .models import describe
 #: video whose id would be one of them gets a suffix instead (results/weights/
 #: is the weights record's folder, results/metrics_summary.csv a file).
 #: tests/unit/test_video_ids.py checks this against the rules.
-RESERVED_IDS = frozenset({"weights", "download_weights", "metrics_summary.csv", "summarize_metrics.log"})
+RESERVED_IDS = frozenset({"weights", "download_weights", "metrics_summary.csv", "summarize_metrics.log",
+                          "overview.html", "overview.log"})
 
 #: The workflow's own folders in the working directory: globs never take files there.
 OWN_FOLDERS = ("results", "logs", ".snakemake")
