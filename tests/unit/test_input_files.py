@@ -68,3 +68,10 @@ def test_center_bias_values_beyond_float32_keep_their_shape(tmp_path):
     assert np.isfinite(loaded.numpy()).all()
     np.testing.assert_allclose(loaded.numpy(), expected.numpy(), atol=1e-5)
     assert loaded.max() - loaded.min() > 1  # not uniform
+
+
+def test_an_eyelink_edf_file_is_refused_with_the_conversion_to_make(tmp_path):
+    edf = tmp_path / "P01.edf"
+    edf.write_bytes(b"SR_RESEARCH_COMPRESSED\x00\x01\x02" * 64)
+    with pytest.raises(TableError, match=r"P01\.edf: an EyeLink EDF file \(binary\); convert it with .*edf2asc"):
+        read_recording(edf)

@@ -157,6 +157,9 @@ def read_recording(path, fmt: str = "auto", *, columns: dict | None = None, time
     if not os.path.isfile(path):
         raise TrackerFileError(f"{path}: no such file; check the gaze files pattern in config.yaml")
     if _is_binary(path):
+        if path.lower().endswith(".edf"):
+            raise TrackerFileError(f"{path}: an EyeLink EDF file (binary); convert it with SR Research's edf2asc "
+                                   "(samples and events) and name the .asc file in config 'gaze: files'")
         raise TrackerFileError(f"{path}: not an eye-tracking file (binary, not text): is it the right file?")
     detected = detect_format(path) if fmt == "auto" else fmt
     if detected not in FORMATS:
