@@ -89,8 +89,13 @@ rule overview:
     conda:
         "../envs/salience.yaml"
     params:
-        stores=" ".join(f"{vid}=results/{vid}/saliency.zarr" for vid in VIDEOS),
-        snapshots=" ".join(f"{vid}=results/{vid}/snapshots" for vid in VIDEOS),
+        # in id order: the same videos listed otherwise are the same overview
+        stores=" ".join(
+            shlex.quote(f"{vid}=results/{vid}/saliency.zarr") for vid in sorted(VIDEOS)
+        ),
+        snapshots=" ".join(
+            shlex.quote(f"{vid}=results/{vid}/snapshots") for vid in sorted(VIDEOS)
+        ),
         summary="--summary results/metrics_summary.csv" if GAZE else "",
         profile=config["evaluation_profile"],
     shell:

@@ -63,8 +63,8 @@ def snapshot_inputs(wildcards):
 
 def overview_inputs(wildcards):
     inputs = {
-        "stores": [f"results/{vid}/saliency.zarr" for vid in VIDEOS],
-        "snapshots": [f"results/{vid}/snapshots" for vid in VIDEOS],
+        "stores": [f"results/{vid}/saliency.zarr" for vid in sorted(VIDEOS)],
+        "snapshots": [f"results/{vid}/snapshots" for vid in sorted(VIDEOS)],
     }
     if GAZE:
         inputs["summary"] = "results/metrics_summary.csv"

@@ -5,30 +5,22 @@ Skipped where ../shared/data/lund2013 is absent (a user's machine).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from salience.evaluation.trackers import by_participant, read_recording, sync_time
+from helpers.lund2013 import exports, written_exports
 
-MAKER = Path(__file__).resolve().parents[1] / "data" / "lund2013" / "make_exports.py"
-_spec = importlib.util.spec_from_file_location("lund2013_exports", MAKER)
-exports = sys.modules.setdefault("lund2013_exports", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(exports)
+from salience.evaluation.trackers import by_participant, read_recording, sync_time
 
 SYNC = {"eyelink": "VIDEO_START", "tobii": "VideoStimulusStart", "csv": "VIDEO_START"}
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
-    shared = exports.shared_dir()
-    if shared is None:
-        pytest.skip("../shared/data/lund2013 is absent (set SALIENCE_SHARED to its parent's parent)")
-    out = tmp_path_factory.mktemp("lund2013")
-    return exports.write_all(out, shared), shared
+    shared, _, patterns = written_exports(tmp_path_factory)
+    return patterns, shared
 
 
 def participants(pattern: str, fmt: str) -> dict:

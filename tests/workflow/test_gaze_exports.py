@@ -13,21 +13,16 @@ before any job, with its message. Skipped where ../shared is absent.
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from helpers.lund2013 import exports, written_exports
 from helpers.snakemake import snakemake
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("lund2013_exports", REPO / "tests/data/lund2013/make_exports.py")
-exports = sys.modules.setdefault("lund2013_exports", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(exports)
 
 SCREEN = {"coordinates": "screen", "screen": [1024, 768], "video_rect": "centered"}
 GEOMETRY = {"screen_cm": [38, 30], "distance_cm": 67}
@@ -43,11 +38,7 @@ TARGET = "results/triple_jump/gaze_points.csv"
 
 @pytest.fixture(scope="module")
 def lund(tmp_path_factory):
-    shared = exports.shared_dir()
-    if shared is None:
-        pytest.skip("../shared/data/lund2013 is absent")
-    data = tmp_path_factory.mktemp("lund_exports")
-    exports.write_all(data, shared)
+    shared, data, _ = written_exports(tmp_path_factory)
     return shared, data
 
 

@@ -42,7 +42,8 @@ def test_every_name_gets_its_own_complete_results(named_run):
         for output in ("saliency.zarr", "heatmap.mp4", "overlay.mp4", "probe.json", "snapshots"):
             assert (results / vid / output).exists(), (name, vid, output)
     assert (results / "weights" / "deepgaze_mr.json").is_file()
-    assert len(folders) == len(NAMES) + 1  # + the weights record
+    assert len(folders - {"weights", "overview.html"}) == len(NAMES)  # one folder a video, + the weights, the overview
+    assert (results / "overview.html").is_file()
     # nothing written beside the project's own files ('..' would have put them there)
     assert {p.name for p in named_run.iterdir()} == {*NAMES, "config.yaml", "results", "logs", ".snakemake"}
 
@@ -71,4 +72,4 @@ def test_report_and_unlock_after_the_videos_moved_away(named_run, tmp_path):
     assert "Traceback" not in run.stdout + run.stderr
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     write_config(workdir, **{**config, "videos": [n for n in NAMES if n not in moved]})
-    assert planned_jobs(workdir) == {}  # the others' results are still current
+    assert planned_jobs(workdir) == {"overview": 1, "all": 1}  # only the page that lists every video is redone
