@@ -20,7 +20,6 @@ both labelled the viewer: the ceiling of what a detector can reach.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -28,20 +27,13 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "workflow_scripts"))
+sys.path.insert(0, str(REPO / "tests"))
 
+from helpers.lund2013 import exports  # noqa: E402
 from salience.evaluation.fixations import FixationFilter, cohen_kappa, detect, geometry, labels  # noqa: E402
 
 
-def _exports():
-    path = REPO / "tests" / "data" / "lund2013" / "make_exports.py"
-    spec = importlib.util.spec_from_file_location("lund2013_exports", path)
-    module = sys.modules.setdefault("lund2013_exports", importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
-    exports = _exports()
     defaults = FixationFilter()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=exports.shared_dir())
