@@ -197,6 +197,25 @@ def test_truncated_file_is_reported_or_kept(videos, tmp_path, name):
         list(video.read_frames(info, 0, FRAMES))
 
 
+def test_probe_decodes_on_one_thread(videos, monkeypatch):
+    """With frame threads, whether a damaged stretch is reported depends on the threads' timing.
+
+    On a busy machine the threaded probe once passed the damaged .mkv of
+    tests/workflow/test_recordings.py as clean; one thread decides the same
+    everywhere.
+    """
+    threads_used = []
+    configure = video._configure
+
+    def recording(stream, threads):
+        threads_used.append(threads)
+        configure(stream, threads)
+
+    monkeypatch.setattr(video, "_configure", recording)
+    video.probe(videos["h264.mp4"])
+    assert threads_used == [1]
+
+
 def test_truncated_ts_counts_what_is_there(videos, tmp_path):
     # MPEG-TS has no index: a cut file is a shorter file.
     path = truncated_copy(videos["h264.ts"], tmp_path / "cut.ts")

@@ -220,7 +220,7 @@ def glance(path, video_stream="auto") -> Glance:
     raise VideoError(_no_frames(path, stream, None))
 
 
-def probe(path, *, on_decode_error: str = "stop", threads: int = 0, video_stream="auto") -> VideoInfo:
+def probe(path, *, on_decode_error: str = "stop", video_stream="auto") -> VideoInfo:
     """Decode the whole video once: frame count, timestamps, size, SAR, rotation, audio, codec.
 
     ``video_stream``: "auto" takes the video stream the ffmpeg binary would
@@ -236,14 +236,12 @@ def probe(path, *, on_decode_error: str = "stop", threads: int = 0, video_stream
     path = _check_file(path)
     with _open(path) as container:
         index = _video_stream(container, path, video_stream, notice=True).index
-    pts, rotation, size, problem = _scan(path, index, threads)
-    if problem is not None and threads != 1:
-        # How many frames of a damaged stretch come out can depend on frame
-        # threading; damaged files are decoded single-threaded, here and in
-        # read_frames, so that the count holds on every machine.
-        first_problem = problem
-        pts, rotation, size, problem = _scan(path, index, 1)
-        problem = problem or first_problem
+    # One decoder thread. With frame threads, whether a damaged stretch is
+    # reported at all, and how many of its frames come out, depend on the
+    # threads' timing: a busy machine could pass a damaged file as clean. One
+    # thread decides the same on every machine (as a one-core Slurm job does);
+    # read_frames then decodes clean files with threads, damaged ones with one.
+    pts, rotation, size, problem = _scan(path, index, 1)
     with _open(path) as container:
         stream = _video_stream(container, path, index)
         if not pts:
