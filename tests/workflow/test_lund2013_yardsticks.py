@@ -110,12 +110,13 @@ def independent_humans(samples, times, end, log_b, sigma):
     b = np.exp(log_b)
     cases = []
     for f, viewers in sorted(frame_points.items()):
+        if len(viewers) < 2:
+            continue  # no others to predict the one viewer
         blurred = {v: gaussian_blur(p, log_b.shape, sigma) for v, p in viewers.items()}
         for viewer, own in viewers.items():
             others = sum(g for v, g in blurred.items() if v != viewer)
-            if len(viewers) > 1:
-                gold = (1 - 1e-20) * others / others.sum() + 1e-20 / n
-                cases.append((f, own, gold, blurred[viewer] / blurred[viewer].sum()))
+            gold = (1 - 1e-20) * others / others.sum() + 1e-20 / n
+            cases.append((f, own, gold, blurred[viewer] / blurred[viewer].sum()))
     gold_at = np.concatenate([gold[own[:, 1], own[:, 0]] for _, own, gold, _ in cases])
     b_at = np.concatenate([b[own[:, 1], own[:, 0]] for _, own, _, _ in cases])
     w = minimize_scalar(lambda w: -np.mean(np.log((1 - w) * gold_at + w * b_at)), bounds=(0, 1),

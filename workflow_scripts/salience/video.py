@@ -236,12 +236,7 @@ def probe(path, *, on_decode_error: str = "stop", video_stream="auto") -> VideoI
     path = _check_file(path)
     with _open(path) as container:
         index = _video_stream(container, path, video_stream, notice=True).index
-    # One decoder thread. With frame threads, whether a damaged stretch is
-    # reported at all, and how many of its frames come out, depend on the
-    # threads' timing: a busy machine could pass a damaged file as clean. One
-    # thread decides the same on every machine (as a one-core Slurm job does);
-    # read_frames then decodes clean files with threads, damaged ones with one.
-    pts, rotation, size, problem = _scan(path, index, 1)
+    pts, rotation, size, problem = _scan(path, index)
     with _open(path) as container:
         stream = _video_stream(container, path, index)
         if not pts:
@@ -281,11 +276,18 @@ def probe(path, *, on_decode_error: str = "stop", video_stream="auto") -> VideoI
         )
 
 
-def _scan(path: str, index: int, threads: int):
-    """One full decode of stream ``index``: (pts list, rotation, coded size, first problem or None)."""
+def _scan(path: str, index: int):
+    """One full decode of stream ``index``: (pts list, rotation, coded size, first problem or None).
+
+    On one decoder thread. With frame threads, whether a damaged stretch is
+    reported at all, and how many of its frames come out, depend on the
+    threads' timing: a busy machine could pass a damaged file as clean. One
+    thread decides the same on every machine (as a one-core Slurm job does);
+    read_frames then decodes clean files with threads, damaged ones with one.
+    """
     with _open(path) as container:
         stream = _video_stream(container, path, index)
-        _configure(stream, threads)
+        _configure(stream, 1)
         clock = _Clock(container, stream)
         pts: list[int] = []
         rotation, problem, size = 0, None, None
